@@ -1,0 +1,35 @@
+# The two commands: `make book` (the main job) and `make test` (the whole suite).
+# Both create .venv and install the pinned set (requirements.lock) on first use.
+PYTHON ?= python3
+PROFILE ?= small
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: book test env lock bench clean
+
+book: $(STAMP)
+	$(BIN)/python -m paperlib book --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+env: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Re-resolve requirements.in into requirements.lock (needs the venv for uv).
+lock: $(STAMP)
+	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_throughput.py
+
+clean:
+	rm -rf book/_build book/generated

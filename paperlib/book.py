@@ -1,0 +1,64 @@
+"""Execute the notebooks with papermill and build the jupyter-book site.
+
+Each ``notebooks/<name>.ipynb`` is executed with the profile and paths passed as papermill
+parameters and written to ``<book>/generated/<name>.ipynb``, which the book's table of contents
+lists; jupyter-book 1.x then builds the site in strict mode (``-W``: a warning fails the build)
+without re-executing anything. A notebook that raises stops the build with its name and error.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = ROOT / "notebooks"
+BOOK_DIR = ROOT / "book"
+NOTEBOOKS: tuple[str, ...] = ("tasks",)  # in the book's order
+
+
+class NotebookError(RuntimeError):
+    """A notebook raised while executing; the message names the notebook and the error."""
+
+
+def execute_notebooks(
+    out_dir: Path, parameters: dict, names: tuple[str, ...] = NOTEBOOKS, notebooks_dir: Path = NOTEBOOKS_DIR
+) -> list[Path]:
+    """Run each notebook with papermill (kernel cwd: the notebooks folder); return the executed paths."""
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in tqdm(names, desc="notebooks", unit="nb"):
+        source, target = notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb"
+        if not source.is_file():
+            raise NotebookError(f"notebook {source} does not exist")
+        try:
+            papermill.execute_notebook(
+                str(source), str(target), parameters=parameters, cwd=str(notebooks_dir),
+                kernel_name="python3", progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as err:
+            raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
+        written.append(target)
+    return written
+
+
+def build_book(profile: str, data_dir: Path, book_dir: Path = BOOK_DIR, names: tuple[str, ...] = NOTEBOOKS) -> Path:
+    """Execute every notebook for ``profile`` and build the site; return its ``index.html``."""
+    generated = book_dir / "generated"
+    shutil.rmtree(generated, ignore_errors=True)  # never publish a notebook from an earlier run
+    parameters = {"profile": profile, "data_dir": str(Path(data_dir).resolve())}
+    execute_notebooks(generated, parameters, names)
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(book_dir), "-W", "-n", "--keep-going", "--quiet"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise NotebookError(f"jupyter-book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return book_dir / "_build" / "html" / "index.html"

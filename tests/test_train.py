@@ -1,0 +1,79 @@
+"""The population trainer: isolation of members, learning, devices, configuration errors."""
+
+import jax
+import numpy as np
+import pytest
+
+from paperlib.tasks import ContextIntegration, FlipFlop
+from paperlib.train import Hyperparameters, TrainConfig, evaluate, train_population
+
+GOOD = Hyperparameters(learning_rate=0.05, decay_rate=0.5, momentum=0.9, clip=1.0, l2=1e-4)
+BAD = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6, l2=0.0)
+TINY = TrainConfig(n_iterations=30, steps_per_call=10, batch_size=8)
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def test_a_diverging_member_is_flagged_and_the_others_are_untouched():
+    task = FlipFlop(n_time=20)
+    pop = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, BAD, GOOD], TINY, progress=False)
+    assert pop.diverged.tolist() == [False, True, False]
+    assert 0 <= pop.diverged_at[1] < TINY.n_iterations
+    assert np.isnan(pop.final_loss[1]) and np.isfinite(pop.final_loss[[0, 2]]).all()
+    assert np.isnan(pop.losses[1, pop.diverged_at[1] + 1 :]).all()
+    # the flagged member keeps its last finite parameters rather than NaNs
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(pop.member(1)))
+    for i in (0, 2):
+        alone = train_population(task, "gru", "tanh", 8, [i], GOOD, TINY, progress=False)
+        assert leaves_equal(alone.member(0), pop.member(i))
+        np.testing.assert_array_equal(alone.losses[0], pop.losses[i])
+
+
+def test_tiny_population_learns_cdi():
+    config = TrainConfig(n_iterations=150, steps_per_call=50, batch_size=32)
+    hp = Hyperparameters(learning_rate=0.05, decay_rate=0.5, momentum=0.9, clip=2.0, l2=1e-5)
+    task = ContextIntegration()
+    pop = train_population(task, "vanilla", "tanh", 16, [0, 1, 2, 3], hp, config, progress=False)
+    first = pop.losses[:, :10].mean(axis=1)
+    assert (pop.final_loss < 0.5 * first).all(), (first, pop.final_loss)
+    errors, normalised = evaluate(pop.models, task, jax.random.PRNGKey(9), batch=64)
+    assert errors.shape == (4,) and (normalised < 0.5).all()
+
+
+def test_one_and_two_devices_give_the_same_networks():
+    devices = jax.local_devices()
+    assert len(devices) >= 2, "paperlib should create one host device per core"
+    task = FlipFlop(n_time=20)
+    one = train_population(task, "lstm", "relu", 8, [5, 6, 7], GOOD, TINY, devices=devices[:1], progress=False)
+    two = train_population(task, "lstm", "relu", 8, [5, 6, 7], GOOD, TINY, devices=devices[:2], progress=False)
+    assert leaves_equal(one.models, two.models)
+
+
+def test_adam_and_step_count_not_divisible_by_chunk():
+    config = TrainConfig(n_iterations=25, steps_per_call=10, batch_size=8, optimizer="adam")
+    hp = Hyperparameters(learning_rate=3e-3, decay_rate=0.5, momentum=0.0, clip=1.0)
+    pop = train_population(FlipFlop(n_time=20), "ugrnn", "tanh", 8, [0, 1], hp, config, progress=False)
+    assert pop.losses.shape == (2, 25) and np.isfinite(pop.losses).all()
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: Hyperparameters(learning_rate=0.0), "learning_rate"),
+        (lambda: Hyperparameters(momentum=1.5), "momentum"),
+        (lambda: Hyperparameters(clip=float("inf")), "clip"),
+        (lambda: Hyperparameters(decay_rate=0.0), "decay_rate"),
+        (lambda: Hyperparameters(l2=-1e-4), "l2"),
+        (lambda: TrainConfig(n_iterations=-5), "n_iterations"),
+        (lambda: TrainConfig(optimizer="rmsprop"), "optimizer"),
+        (lambda: train_population(FlipFlop(), "gru", "tanh", 8, [], GOOD, TINY), "seeds"),
+        (lambda: train_population(FlipFlop(), "gru", "tanh", 8, [-1], GOOD, TINY), "seeds"),
+        (lambda: train_population(FlipFlop(), "gru", "tanh", 8, [0, 1], [GOOD], TINY), "hyperparameters"),
+        (lambda: train_population(FlipFlop(), "rnn", "tanh", 8, [0], GOOD, TINY), "architecture"),
+    ],
+)
+def test_bad_training_arguments_are_named(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
