@@ -262,6 +262,7 @@ def train_population(
     *,
     devices: Sequence[jax.Device] | None = None,
     vectorise: bool | None = None,
+    initial: RNN | None = None,
     progress: bool | str = True,
 ) -> PopulationResult:
     """Train one network per seed (with the matching hyperparameters) in one compiled program.
@@ -269,11 +270,19 @@ def train_population(
     ``hyperparameters`` is one setting for all members or one per seed. ``devices`` defaults to
     every local device; the population is padded to a multiple of their number. ``vectorise``
     vmaps the members on each device (default: on accelerators, not on CPUs; see
-    ``_chunk_program``). ``progress`` shows a tqdm bar (a string sets its description).
+    ``_chunk_program``). ``initial`` continues from these stacked networks (one per seed) instead
+    of a fresh initialisation, e.g. for a curriculum; the seeds still set the data streams.
+    ``progress`` shows a tqdm bar (a string sets its description).
     """
     seeds = _check_seeds(seeds)
     hps = _broadcast_hyperparameters(hyperparameters, len(seeds))
     models, data_keys = init_population(task, architecture, activation, n_units, seeds)
+    if initial is not None:
+        if jax.tree_util.tree_structure(initial) != jax.tree_util.tree_structure(models) or any(
+            a.shape != b.shape for a, b in zip(jax.tree_util.tree_leaves(initial), jax.tree_util.tree_leaves(models))
+        ):
+            raise ValueError("initial must be stacked networks of the same shape, one per seed")
+        models = initial
     params, static = eqx.partition(models, eqx.is_array)
 
     devices = tuple(devices) if devices is not None else tuple(jax.local_devices())

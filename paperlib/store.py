@@ -1,0 +1,238 @@
+"""On-disk layout of trained populations.
+
+``DIR/<profile>/<task>/`` holds ``manifest.csv`` (one row per network: its configuration,
+hyperparameters, losses, status, weights file and SHA-256) and ``weights/<network>.eqx`` (one
+``eqx.tree_serialise_leaves`` file per network). Every file is written to a temporary name in
+the same folder, flushed and renamed over the old one, so a crash never leaves a partial file
+under a real name; a weights file is written before the manifest row that names it, so a
+network is finished exactly when its row exists and its file matches the checksum.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import io
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import equinox as eqx
+import jax
+
+from paperlib.rnn import RNN, make_rnn
+from paperlib.tasks import make_task
+
+MANIFEST = "manifest.csv"
+SEARCH = "search.csv"
+COLUMNS = (
+    "network", "task", "architecture", "activation", "units", "l2", "seed",
+    "optimizer", "learning_rate", "decay_rate", "momentum", "clip", "n_iterations",
+    "final_loss", "validation_loss", "status", "diverged_at", "weights", "sha256",
+)
+SEARCH_COLUMNS = (
+    "config", "trial", "task", "architecture", "activation", "units", "l2", "seed",
+    "learning_rate", "decay_rate", "momentum", "clip", "n_iterations", "validation_loss", "status",
+)
+_INT = {"units", "seed", "n_iterations", "diverged_at", "trial"}
+_FLOAT = {"l2", "learning_rate", "decay_rate", "momentum", "clip", "final_loss", "validation_loss"}
+
+
+class StoreError(RuntimeError):
+    """A stored file is missing, unreadable or does not match its checksum; the message names it."""
+
+
+def network_id(architecture: str, activation: str, units: int, l2: float, seed: int) -> str:
+    """The stable name of one network of a task, used for its weights file."""
+    return f"{architecture}-{activation}-n{units}-l2_{l2:.0e}-s{seed}"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a flushed temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def serialise(model: RNN) -> bytes:
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, model)
+    return buffer.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_table(path: Path, columns: Sequence[str]) -> list[dict]:
+    """Rows of a CSV table with typed values; a damaged table raises ``StoreError`` naming it."""
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != tuple(columns):
+                raise ValueError(f"columns {reader.fieldnames} are not {list(columns)}")
+            return [_typed(row) for row in reader]
+    except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as err:
+        raise StoreError(f"{path} is damaged: {err}") from None
+
+
+def write_table(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: row[k] for k in columns} for row in rows)
+    atomic_write(path, buffer.getvalue().encode())
+
+
+def _typed(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        if key is None or value is None:
+            raise ValueError("a row has the wrong number of fields")
+        out[key] = int(value) if key in _INT else float(value) if key in _FLOAT else value
+    return out
+
+
+class TaskStore:
+    """The stored population of one task at one profile: ``root/<profile>/<task>/``."""
+
+    def __init__(self, root: Path | str, profile: str, task: str):
+        self.root = Path(root)
+        self.path = self.root / profile / task
+        self.task = task
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def search_path(self) -> Path:
+        return self.path / SEARCH
+
+    def rows(self) -> list[dict]:
+        return read_table(self.manifest_path, COLUMNS)
+
+    def search_rows(self) -> list[dict]:
+        return read_table(self.search_path, SEARCH_COLUMNS)
+
+    def weights_path(self, row: dict) -> Path:
+        return self.path / row["weights"]
+
+    def verify(self, row: dict) -> bytes:
+        """The bytes of a network's weights file, checked against its manifest checksum."""
+        path = self.weights_path(row)
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise StoreError(f"weights file {path} cannot be read: {err.strerror}") from None
+        if sha256(data) != row["sha256"]:
+            raise StoreError(f"weights file {path} does not match its checksum in {self.manifest_path}")
+        return data
+
+    def finished(self) -> dict[str, dict]:
+        """Rows whose weights file exists and matches its checksum, by network id."""
+        done = {}
+        for row in self.rows():
+            try:
+                self.verify(row)
+            except StoreError:
+                continue
+            done[row["network"]] = row
+        return done
+
+    def clear_temporaries(self) -> int:
+        """Remove temporaries left by an interrupted write (call only while holding the lock)."""
+        leftovers = list(self.path.rglob(".*.tmp")) if self.path.exists() else []
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return len(leftovers)
+
+    def damaged(self) -> list[dict]:
+        """Rows whose weights file is missing or does not match its checksum."""
+        bad = []
+        for row in self.rows():
+            try:
+                self.verify(row)
+            except StoreError:
+                bad.append(row)
+        return bad
+
+    def add(self, rows: Sequence[dict], blobs: Sequence[bytes]) -> None:
+        """Store finished networks (rows and ``serialise``-d weights): files first, then the manifest."""
+        new = []
+        for row, data in zip(rows, blobs, strict=True):
+            row = dict(row, weights=f"weights/{row['network']}.eqx", sha256=sha256(data))
+            atomic_write(self.path / row["weights"], data)
+            new.append(row)
+        replaced = {r["network"] for r in new}
+        kept = [r for r in self.rows() if r["network"] not in replaced]
+        write_table(self.manifest_path, COLUMNS, kept + new)
+
+    def add_search(self, rows: Sequence[dict]) -> None:
+        replaced = {(r["config"], r["trial"]) for r in rows}
+        kept = [r for r in self.search_rows() if (r["config"], r["trial"]) not in replaced]
+        write_table(self.search_path, SEARCH_COLUMNS, kept + list(rows))
+
+    def load(self, row: dict) -> RNN:
+        """One stored network, checked against its checksum."""
+        data = self.verify(row)
+        task = make_task(row["task"])
+        skeleton = make_rnn(
+            row["architecture"], row["activation"], row["units"], task.n_inputs, task.n_outputs,
+            jax.random.PRNGKey(0),
+        )
+        try:
+            return eqx.tree_deserialise_leaves(io.BytesIO(data), skeleton)
+        except Exception as err:  # noqa: BLE001  (any decoding failure is a damaged file)
+            raise StoreError(f"weights file {self.weights_path(row)} cannot be decoded: {err}") from None
+
+
+def load_population(path: Path | str, *, status: str | None = "ok") -> tuple[list[RNN], list[dict]]:
+    """Models and manifest rows of a stored task population (``DIR/<profile>/<task>``).
+
+    ``status="ok"`` (default) leaves out networks that diverged; ``None`` returns every row.
+    A missing or damaged manifest or weights file raises ``StoreError`` naming the file.
+    """
+    path = Path(path)
+    store = TaskStore(path.parent.parent, path.parent.name, path.name)
+    if not store.manifest_path.is_file():
+        raise StoreError(f"no population at {path}: {store.manifest_path} does not exist")
+    rows = [r for r in store.rows() if status is None or r["status"] == status]
+    return [store.load(r) for r in rows], rows
+
+
+@contextmanager
+def exclusive(root: Path | str, profile: str) -> Iterator[None]:
+    """Hold the training lock of ``root/<profile>``; a second holder is refused with a clear message."""
+    path = Path(root) / profile
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise StoreError(
+                f"{path} is being written by {holder}; wait for it to finish (one training command per data directory)"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

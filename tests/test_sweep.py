@@ -1,0 +1,166 @@
+"""Profiles, store, search, resume after kill -9, Dask, and the train command's bad input."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
+from paperlib.sweep import PROFILES, SearchSpace, WorkUnit, best_trial, get_profile, train
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = PROFILES["tiny"]
+# two CDI units, for tests that train in-process and on Dask
+MINI = dataclasses.replace(TINY, name="mini", architectures=("vanilla", "gru"), activations=("tanh",))
+
+
+def cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "paperlib", *args], capture_output=True, text=True, cwd=ROOT, **kwargs)
+
+
+def files_state(store):
+    return {r["network"]: (r["sha256"], store.weights_path(r).stat().st_mtime_ns) for r in store.rows()}
+
+
+def test_paper_profile_is_the_papers_grid():
+    paper = get_profile("paper")
+    for task in ("flipflop", "sine", "cdi"):
+        units = paper.work_units(task)
+        configs = {(u.architecture, u.activation, u.units, u.l2) for u in units}
+        expected = 96 if task != "sine" else 96 - 12  # the paper leaves out LSTM-relu on sine
+        assert len(configs) == expected
+        assert all(len(u.seeds) == 30 for u in units)
+        plan = paper.plan(task)
+        assert plan.search == SearchSpace()
+        (stage,) = plan.stages
+        assert (stage.config.n_iterations, stage.config.batch_size, stage.config.optimizer) == (20_000, 64, "sgd")
+    assert {u.units for u in units} == {64, 128, 256} and {u.l2 for u in units} == {1e-5, 1e-4, 1e-3, 1e-2}
+    space = SearchSpace()
+    assert (space.clip, space.learning_rate, space.decay_rate, space.momentum) == (
+        (0.1, 10.0), (1e-5, 0.1), (0.1, 0.9), (0.0, 1.0))
+
+
+def test_search_samples_lie_in_the_papers_ranges_and_log_uniformly():
+    trials = SearchSpace(n_trials=4000).sample(seed=1, l2=1e-3)
+    lr = np.array([t.learning_rate for t in trials])
+    clip = np.array([t.clip for t in trials])
+    assert lr.min() >= 1e-5 and lr.max() <= 0.1 and clip.min() >= 0.1 and clip.max() <= 10
+    # log-uniform: each decade of the learning rate holds about a quarter of the samples
+    counts = np.histogram(np.log10(lr), bins=[-5, -4, -3, -2, -1])[0] / len(lr)
+    np.testing.assert_allclose(counts, 0.25, atol=0.03)
+    assert all(t.l2 == 1e-3 for t in trials)
+
+
+def test_best_trial_is_the_lowest_finished_validation_loss():
+    unit = WorkUnit("cdi", "gru", "tanh", 8, 1e-4, (0,))
+    row = dict(config=unit.name, learning_rate=0.1, decay_rate=0.5, momentum=0.9, clip=1.0)
+    rows = [dict(row, validation_loss=0.3, status="ok"), dict(row, learning_rate=0.2, validation_loss=0.1, status="ok"),
+            dict(row, learning_rate=0.3, validation_loss=0.01, status="diverged")]
+    assert best_trial(rows, unit).learning_rate == 0.2
+
+
+def test_small_profile_keeps_every_group():
+    small = get_profile("small")
+    for task in ("flipflop", "sine", "cdi"):
+        groups = {(u.architecture, u.activation) for u in small.work_units(task)}
+        assert len(groups) == (7 if task == "sine" else 8)
+        assert all(len(u.seeds) >= 4 for u in small.work_units(task))
+
+
+def test_search_then_train_stores_a_loadable_population(tmp_path):
+    mini = dataclasses.replace(MINI, architectures=("vanilla",))
+    summary = train(["flipflop"], mini, str(tmp_path), progress=False)
+    assert summary["flipflop"]["trained"] == 2
+    store = TaskStore(tmp_path, "mini", "flipflop")
+    search = store.search_rows()
+    assert len(search) == 2 and {r["trial"] for r in search} == {0, 1}
+    models, rows = load_population(store.path, status=None)
+    chosen = min((r for r in search if r["status"] == "ok"), key=lambda r: r["validation_loss"])
+    assert all(r["learning_rate"] == chosen["learning_rate"] for r in rows)
+    assert len(models) == 2 and models[0].cell.n_units == 8
+    assert set(rows[0]) == set(COLUMNS)
+
+
+def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    store = TaskStore(tmp_path, "tiny", "cdi")
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if store.manifest_path.exists() and len(read_table(store.manifest_path, COLUMNS)) >= 4:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = files_state(store)
+    assert 4 <= len(before) < 16
+    result = cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"{len(before)} already stored, {16 - len(before)} trained now" in result.stdout
+    after = files_state(store)
+    assert len(after) == 16
+    assert all(after[name] == state for name, state in before.items()), "a finished network was trained again"
+    assert not list(store.path.rglob("*.tmp")), "temporaries of the killed run are cleared"
+    models, rows = load_population(store.path, status=None)
+    assert len(models) == 16
+
+
+def test_dask_local_cluster_gives_the_same_networks(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    train(["cdi"], MINI, str(tmp_path / "local"), progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        train(["cdi"], MINI, str(tmp_path / "dask"), client=client, progress=False)
+    local, dask = (TaskStore(tmp_path / k, "mini", "cdi") for k in ("local", "dask"))
+    key = lambda r: r["network"]  # noqa: E731
+    assert sorted(local.rows(), key=key) == sorted(dask.rows(), key=key)
+    for row in local.rows():
+        assert local.weights_path(row).read_bytes() == dask.weights_path(row).read_bytes()
+
+
+def test_damaged_files_are_named_and_repaired(tmp_path):
+    train(["cdi"], MINI, str(tmp_path), progress=False)
+    store = TaskStore(tmp_path, "mini", "cdi")
+    rows = store.rows()
+    victim = store.weights_path(rows[0])
+    victim.write_bytes(victim.read_bytes()[:100])  # truncated
+    untouched = {r["network"]: store.weights_path(r).stat().st_mtime_ns for r in rows[1:]}
+    with pytest.raises(StoreError, match=victim.name):
+        load_population(store.path)
+    with pytest.raises(StoreError, match="--repair"):
+        train(["cdi"], MINI, str(tmp_path), progress=False)
+    summary = train(["cdi"], MINI, str(tmp_path), repair=True, progress=False)
+    assert summary["cdi"]["trained"] == 2  # the damaged network's unit: its two seeds
+    assert len(load_population(store.path, status=None)[0]) == 4
+    others = [r for r in store.rows() if r["network"] in untouched and not r["network"].startswith(rows[0]["architecture"])]
+    assert others and all(store.weights_path(r).stat().st_mtime_ns == untouched[r["network"]] for r in others)
+    store.manifest_path.write_text("network,task\nbroken")
+    with pytest.raises(StoreError, match="manifest.csv is damaged"):
+        load_population(store.path)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--task", "mnist"], "invalid choice: 'mnist'"),
+        (["train", "--profile", "huge"], "invalid choice: 'huge'"),
+        (["train", "--workers", "0", "--dask", "local"], "--workers must be a positive integer"),
+        (["train", "--task", "cdi", "--data", "README.md"], "is a file, not a directory"),
+        (["book", "--profile", "medium"], "invalid choice: 'medium'"),
+    ],
+)
+def test_cli_bad_input_exits_2_before_any_work(args, message):
+    before = (ROOT / "README.md").read_bytes()
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert (ROOT / "README.md").read_bytes() == before
