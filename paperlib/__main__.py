@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=None, help="workers of --dask local (default: 1 per 2 cores)")
     train.add_argument("--repair", action="store_true", help="retrain networks whose stored files are damaged")
 
-    book = commands.add_parser("book", help="execute every notebook with papermill and build the book")
+    book = commands.add_parser("book", help="train or reuse the populations, execute every notebook, build the book")
     book.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
     book.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
     book.add_argument("--book", type=Path, default=None, help="book source folder (default: book/)")
@@ -90,10 +90,13 @@ def _train(args) -> int:
 
 def _book(args) -> int:
     from paperlib.book import BOOK_DIR, NotebookError, build_book
+    from paperlib.store import StoreError
+    from paperlib.sweep import TASK_NAMES, train
 
     try:
+        train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
         index = build_book(args.profile, args.data, args.book or BOOK_DIR)
-    except NotebookError as err:
+    except (NotebookError, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"book built: {index}")

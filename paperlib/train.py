@@ -309,7 +309,7 @@ def train_population(
 
     losses = []
     desc = progress if isinstance(progress, str) else f"{task.name} {architecture}-{activation}"
-    with tqdm(total=config.n_iterations, desc=desc, disable=not progress, unit="it") as bar:
+    with tqdm(total=config.n_iterations, desc=desc, disable=not progress, unit="it", leave=False) as bar:
         done = 0
         while done < config.n_iterations:
             n_steps = min(config.steps_per_call, config.n_iterations - done)

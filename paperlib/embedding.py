@@ -1,0 +1,77 @@
+"""Low-dimensional embeddings of distance matrices and how well labels cluster on them."""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+from jaxtyping import Float
+
+
+def _distances(D) -> np.ndarray:
+    D = np.asarray(D, dtype=np.float64)
+    if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] < 2:
+        raise ValueError(f"D must be a square distance matrix with at least 2 rows, got shape {D.shape}")
+    if not np.isfinite(D).all():
+        raise ValueError("D contains NaN or infinite values")
+    if not np.allclose(D, D.T, atol=1e-8) or np.any(np.abs(np.diag(D)) > 1e-8) or D.min() < -1e-12:
+        raise ValueError("D must be symmetric, non-negative, with a zero diagonal")
+    return D
+
+
+def _labels(labels, n: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels must hold one label per row of D ({n}), got shape {labels.shape}")
+    return labels
+
+
+def classical_mds(D, n_components: int = 2) -> Float[np.ndarray, "n k"]:
+    """Torgerson's classical MDS: the top eigenvectors of the double-centred squared distances."""
+    D = _distances(D)
+    n = len(D)
+    J = np.eye(n) - 1.0 / n
+    B = -0.5 * J @ (D**2) @ J
+    values, vectors = np.linalg.eigh(B)
+    order = np.argsort(values)[::-1][:n_components]
+    coords = vectors[:, order] * np.sqrt(np.clip(values[order], 0.0, None))
+    return coords * np.where(coords[np.argmax(np.abs(coords), axis=0), range(coords.shape[1])] < 0, -1, 1)
+
+
+def mds(
+    D, n_components: int = 2, *, method: Literal["smacof", "classical"] = "smacof", seed: int = 0
+) -> Float[np.ndarray, "n k"]:
+    """Embed a precomputed distance matrix: metric SMACOF (scikit-learn), started from classical MDS."""
+    if method == "classical":
+        return classical_mds(D, n_components)
+    if method != "smacof":
+        raise ValueError(f"method must be one of ['smacof', 'classical'], got {method!r}")
+    from sklearn.manifold import MDS
+
+    D = _distances(D)
+    model = MDS(n_components=n_components, metric="precomputed", init="classical_mds", random_state=seed,
+                normalized_stress="auto")
+    return model.fit_transform(D)
+
+
+def silhouette(D, labels) -> float:
+    """Mean silhouette of the labels on the distance matrix (1: tight, separate clusters; ~0: none)."""
+    from sklearn.metrics import silhouette_score
+
+    D = _distances(D)
+    return float(silhouette_score(D, _labels(labels, len(D)), metric="precomputed"))
+
+
+def nearest_neighbour_accuracy(D, labels) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy: how often a network's nearest other network shares its label."""
+    D = _distances(D).copy()
+    labels = _labels(labels, len(D))
+    np.fill_diagonal(D, np.inf)
+    return float(np.mean(labels[np.argmin(D, axis=1)] == labels))
+
+
+def nearest_neighbour_chance(labels: Sequence) -> float:
+    """Expected ``nearest_neighbour_accuracy`` when distances carry no information about labels."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    n = counts.sum()
+    return float(np.sum(counts / n * (counts - 1) / (n - 1)))

@@ -1,0 +1,325 @@
+"""Fixed points of any recurrent map ``step(h, x) -> h'`` with the input held at ``x*``.
+
+``find_fixed_points`` minimises ``q(h) = ½‖step(h, x*) − h‖²`` from many initial states at once.
+Each state takes damped Newton steps (Levenberg–Marquardt on the residual ``r = F(h) − h``
+with Jacobian ``A = ∂F/∂h − I``): ``(AᵀA + μ I) δ = −Aᵀr``, where every state has its own
+damping ``μ`` — divided by 3 after a step that lowers ``q``, doubled (and the step refused) after
+one that does not. This is Newton's method near a fixed point (quadratic convergence, to machine
+precision in a handful of iterations) and gradient descent far from one; it finds unstable
+fixed points (saddles) as readily as stable ones, and ends in local minima of ``q`` (slow
+points) where no fixed point is near. The search stops for a state when ``q < tol_q`` or when ``q``
+has stopped improving, and for all of them together as soon as every state has stopped.
+
+Defaults, against fixed-point-finder (Golub & Sussillo 2018: Adam with an adaptive rate,
+``tol_q = 1e-12``, up to 5,000 iterations, ``tol_unique = 1e-3``, outliers beyond 10× the mean
+distance of the initial states from their centroid): the same ``tol_q``, ``tol_unique`` and
+outlier rule, so the two report the same points; Newton steps instead of Adam because they
+converge in tens rather than thousands of iterations, and the Jacobians they need are the
+ones the analysis uses anyway. States are kept as fixed points when ``q < keep_q`` (default
+``1e-8``: slow points whose speed ``‖F(h) − h‖`` is below ~1.4e-4 count, as in the paper);
+states that end above it are reported (count and ``q``), never returned as fixed points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+Step = Callable[[Array, Array], Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedPointOptions:
+    """Search settings (see the module docstring for how they compare with fixed-point-finder)."""
+
+    tol_q: float = 1e-12
+    keep_q: float = 1e-8
+    max_iters: int = 200
+    patience: int = 8
+    tol_unique: float = 1e-3
+    outlier_scale: float = 10.0
+    initial_damping: float = 1e-3
+
+    def __post_init__(self):
+        for name in ("tol_q", "keep_q", "tol_unique", "outlier_scale", "initial_damping"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        for name in ("max_iters", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.keep_q < self.tol_q:
+            raise ValueError(f"keep_q ({self.keep_q}) must be at least tol_q ({self.tol_q})")
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedPoints:
+    """Fixed points of one map at one static input, with their linearisations.
+
+    ``states`` (K, N); ``q`` (K,); ``jacobians`` (K, N, N) = ∂F/∂h; ``eigenvalues`` (K, N), complex,
+    sorted by |λ| descending; ``right_eigenvectors`` (K, N, N) as columns; ``left_eigenvectors``
+    (K, N, N) as rows, with ``L R = I``; ``n_unstable`` (K,) = number of |λ| > 1. ``n_initial``
+    states were searched from; ``unconverged_q`` holds the final ``q`` of those that did not reach
+    ``keep_q`` (they are not fixed points).
+    """
+
+    states: np.ndarray
+    q: np.ndarray
+    jacobians: np.ndarray
+    eigenvalues: np.ndarray
+    right_eigenvectors: np.ndarray
+    left_eigenvectors: np.ndarray
+    n_unstable: np.ndarray
+    x_star: np.ndarray
+    n_initial: int = 0
+    unconverged_q: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    n_iterations: int = 0
+
+    _PER_POINT = ("states", "q", "jacobians", "eigenvalues", "right_eigenvectors", "left_eigenvectors", "n_unstable")
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __getitem__(self, index) -> "FixedPoints":
+        index = np.arange(len(self))[index]
+        index = np.atleast_1d(index)
+        return dataclasses.replace(self, **{f: getattr(self, f)[index] for f in self._PER_POINT})
+
+    @property
+    def n_unconverged(self) -> int:
+        return len(self.unconverged_q)
+
+    @property
+    def stable(self) -> np.ndarray:
+        return self.n_unstable == 0
+
+    def summary(self) -> str:
+        counts = np.bincount(self.n_unstable.astype(int), minlength=1) if len(self) else np.zeros(1, int)
+        kinds = ", ".join(f"{c} with {k} unstable" for k, c in enumerate(counts) if c)
+        lines = [
+            f"{len(self)} fixed points from {self.n_initial} initial states ({kinds or 'none'})",
+            (f"q: max {self.q.max():.1e}" if len(self) else "q: -") + f"; {self.n_iterations} iterations",
+            f"{self.n_unconverged} states did not converge"
+            + (f" (q from {self.unconverged_q.min():.1e} to {self.unconverged_q.max():.1e})" if self.n_unconverged else ""),
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"FixedPoints(K={len(self)}, N={self.states.shape[-1]}, n_unstable={self.n_unstable.tolist()})"
+
+    def save(self, path: Path | str) -> None:
+        """Write to ``path`` (``.npz``) atomically."""
+        path = Path(path)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(buffer.getvalue())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "FixedPoints":
+        try:
+            with np.load(path) as data:
+                fields = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f"{path} is not a readable FixedPoints file: {err}") from None
+        fields["n_initial"] = int(fields["n_initial"])
+        fields["n_iterations"] = int(fields["n_iterations"])
+        return cls(**fields)
+
+
+def _solve(step: Step, x_star: Array, h0: Array, options: FixedPointOptions):
+    """Damped Newton from every row of ``h0``; returns final states and their ``q``."""
+    n = h0.shape[-1]
+    eye = jnp.eye(n, dtype=h0.dtype)
+
+    def residual(h):
+        return step(h, x_star) - h
+
+    def q_of(h):
+        r = residual(h)
+        return 0.5 * jnp.dot(r, r)
+
+    def newton(h, q, mu, stall, done):
+        r = residual(h)
+        A = jax.jacfwd(residual)(h)
+        H = A.T @ A
+        delta = jnp.linalg.solve(H + mu * eye, -(A.T @ r))
+        h_new = h + delta
+        q_new = q_of(h_new)
+        better = (q_new < q) & jnp.isfinite(q_new) & ~done
+        progress = better & (q_new < q * (1.0 - 1e-3))
+        h = jnp.where(better, h_new, h)
+        q = jnp.where(better, q_new, q)
+        mu = jnp.where(better, mu / 3.0, mu * 2.0)
+        stall = jnp.where(progress, 0, stall + 1)
+        done = done | (q < options.tol_q) | (stall >= options.patience)
+        return h, q, mu, stall, done
+
+    def body(carry):
+        h, q, mu, stall, done, it = carry
+        return (*jax.vmap(newton)(h, q, mu, stall, done), it + 1)
+
+    def cond(carry):
+        return ~jnp.all(carry[4]) & (carry[5] < options.max_iters)
+
+    q0 = jax.vmap(q_of)(h0)
+    m = h0.shape[0]
+    carry = (h0, q0, jnp.full(m, options.initial_damping, h0.dtype), jnp.zeros(m, jnp.int32), q0 < options.tol_q, 0)
+    h, q, *_, iterations = jax.lax.while_loop(cond, body, carry)
+    return h, q, iterations
+
+
+@eqx.filter_jit
+def _solve_on_devices(step, x_star, h0, options):
+    return _solve(step, x_star, h0, options)
+
+
+@eqx.filter_jit
+def _solve_population(models, x_star, h0s, options):
+    return eqx.filter_vmap(lambda m, h0: _solve(m.step, x_star, h0, options))(models, h0s)
+
+
+@eqx.filter_jit
+def _jacobians(step: Step, x_star, states):
+    return jax.vmap(jax.jacfwd(step), in_axes=(0, None))(states, x_star)
+
+
+def decompose(jacobians: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigenvalues sorted by |λ| descending, right eigenvectors (columns) and left ones (rows, L = R⁻¹)."""
+    values, right = np.linalg.eig(np.asarray(jacobians, np.float64))
+    order = np.argsort(-np.abs(values), axis=-1, kind="stable")
+    values = np.take_along_axis(values, order, axis=-1)
+    right = np.take_along_axis(right, order[..., None, :], axis=-1)
+    return values, right, np.linalg.inv(right)
+
+
+def _unique(states: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
+    """Indices of states at least ``tol`` apart, keeping the lowest ``q`` of each cluster."""
+    kept: list[int] = []
+    for i in np.argsort(q, kind="stable"):
+        if not kept or np.min(np.linalg.norm(states[kept] - states[i], axis=1)) > tol:
+            kept.append(int(i))
+    return np.asarray(kept, int)
+
+
+def find_fixed_points(
+    step: Step,
+    x_star: Float[Array, " m"],
+    initial_states: Float[Array, "n state"],
+    options: FixedPointOptions = FixedPointOptions(),
+    *,
+    devices=None,
+) -> FixedPoints:
+    """Fixed points of ``step`` at the static input ``x_star``, searched from ``initial_states``.
+
+    ``step`` is any JAX-traceable ``(h, x) -> h'`` (an Equinox module's method is traced as data,
+    so networks of one shape share one compiled search). The initial states are split over the
+    local devices. Inputs are never modified.
+    """
+    h0 = np.array(initial_states, dtype=np.float32)  # a copy
+    x_star = jnp.asarray(x_star, jnp.float32)
+    if h0.ndim != 2 or h0.shape[0] < 1:
+        raise ValueError(f"initial_states must be (n_states × state_size) with n_states >= 1, got {h0.shape}")
+    if not np.isfinite(h0).all():
+        raise ValueError("initial_states contain NaN or infinite values")
+    try:
+        probe = jax.eval_shape(step, jax.ShapeDtypeStruct(h0.shape[1:], jnp.float32), x_star)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"step(h, x_star) fails for h of shape {h0.shape[1:]} and x_star of shape {x_star.shape}: {err}") from None
+    if probe.shape != h0.shape[1:]:
+        raise ValueError(f"step must map a state of shape {h0.shape[1:]} to the same shape, got {probe.shape}")
+
+    devices = list(devices) if devices is not None else jax.local_devices()
+    chunks = [c for c in np.array_split(np.arange(len(h0)), len(devices)) if len(c)]
+    futures = [
+        _solve_on_devices(step, jax.device_put(x_star, d), jax.device_put(h0[c], d), options)
+        for c, d in zip(chunks, devices)
+    ]  # dispatched asynchronously: one search per device at once
+    states = np.concatenate([np.asarray(f[0]) for f in futures])
+    q = np.concatenate([np.asarray(f[1]) for f in futures])
+    iterations = max(int(f[2]) for f in futures)
+    return _collect(step, x_star, h0, states, q, iterations, options)
+
+
+def _collect(step, x_star, h0, states, q, iterations, options) -> FixedPoints:
+    """Keep converged states, drop outliers and duplicates, linearise what is left."""
+    keep = np.isfinite(q) & (q < options.keep_q)
+    unconverged_q = q[~keep]
+    states, q = states[keep], q[keep]
+    if len(states):
+        centroid = h0.mean(axis=0)
+        scale = np.mean(np.linalg.norm(h0 - centroid, axis=1)) + 1e-12
+        inliers = np.linalg.norm(states - centroid, axis=1) <= options.outlier_scale * scale
+        states, q = states[inliers], q[inliers]
+    index = _unique(states, q, options.tol_unique) if len(states) else np.zeros(0, int)
+    states, q = states[index], q[index]
+    n = h0.shape[1]
+    if len(states):
+        jacobians = np.asarray(_jacobians(step, x_star, jnp.asarray(states)))
+        values, right, left = decompose(jacobians)
+    else:
+        jacobians = np.zeros((0, n, n))
+        values, right, left = np.zeros((0, n), complex), np.zeros((0, n, n), complex), np.zeros((0, n, n), complex)
+    return FixedPoints(
+        states=states, q=q, jacobians=jacobians, eigenvalues=values, right_eigenvectors=right,
+        left_eigenvectors=left, n_unstable=np.sum(np.abs(values) > 1.0, axis=-1),
+        x_star=np.asarray(x_star), n_initial=len(h0), unconverged_q=unconverged_q, n_iterations=iterations,
+    )
+
+
+def initial_states(
+    trajectories: Float[np.ndarray, "... state"], n: int, *, noise: float = 0.1, seed: int = 0
+) -> Float[np.ndarray, "n state"]:
+    """``n`` states drawn from recorded trajectories (any leading shape), plus Gaussian noise.
+
+    The noise standard deviation is ``noise`` × the per-dimension standard deviation of the states.
+    """
+    states = np.asarray(trajectories, np.float64).reshape(-1, np.shape(trajectories)[-1])
+    if len(states) == 0 or n < 1:
+        raise ValueError(f"need at least one trajectory state and n >= 1, got {len(states)} states and n={n}")
+    rng = np.random.default_rng(seed)
+    picked = states[rng.integers(0, len(states), n)]
+    return picked + noise * states.std(axis=0) * rng.normal(size=picked.shape)
+
+
+def find_fixed_points_population(
+    models, x_star, initial_states: Float[np.ndarray, "p n state"], options: FixedPointOptions = FixedPointOptions()
+) -> list[FixedPoints]:
+    """Fixed points of every network of a population (stacked Equinox models with a ``step`` method).
+
+    One compiled search, vmapped over the stacked parameters; the networks are split over the
+    local devices.
+    """
+    params = eqx.filter(models, eqx.is_array)
+    n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
+    h0s = np.array(initial_states, dtype=np.float32)
+    if h0s.ndim != 3 or len(h0s) != n_models:
+        raise ValueError(f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}")
+    x_star = jnp.asarray(x_star, jnp.float32)
+    devices = jax.local_devices()
+    chunks = [c for c in np.array_split(np.arange(n_models), len(devices)) if len(c)]
+    futures = []
+    for c, d in zip(chunks, devices):
+        part = jax.tree_util.tree_map(lambda a: jax.device_put(a[c], d) if eqx.is_array(a) else a, models)
+        futures.append((c, _solve_population(part, jax.device_put(x_star, d), jax.device_put(h0s[c], d), options)))
+    results = []
+    for c, (states, q, iterations) in futures:
+        states, q, iterations = np.asarray(states), np.asarray(q), np.asarray(iterations)
+        for j, i in enumerate(c):
+            model = jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, models)
+            results.append(_collect(model.step, x_star, h0s[i], states[j], q[j], int(iterations[j]), options))
+    return results

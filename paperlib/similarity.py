@@ -1,0 +1,267 @@
+"""Representational similarity: SVCCA, CKA and the angular Procrustes shape metric.
+
+Every representation is a (samples × features) matrix: the hidden states of one network on a
+task's probe inputs, or any recording. Two representations must share their samples (rows);
+their feature counts may differ.
+
+- ``svcca`` (Raghu et al. 2017): centre, keep the top principal components (``k`` of them, or as
+  many as explain ``variance`` of the variance), CCA between the two reduced bases; the
+  similarity is the mean canonical correlation.
+- ``cka`` (Kornblith et al. 2019): linear or RBF kernel (bandwidth ``sigma`` × the median
+  pairwise distance, the reference code's convention), optionally debiased (the unbiased HSIC
+  estimator, U-centred Gram matrices).
+- ``procrustes`` (Williams et al. 2021, beyond the paper): the angle between the centred,
+  unit-norm representations after the best rotation, ``arccos ‖Xᵀ Y‖_*``; a metric.
+
+``pairwise`` computes a whole distance matrix: each representation is centred and decomposed
+once (``fit``), then all pairs are compared in batched JAX blocks spread over the local devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Float
+from tqdm.auto import tqdm
+
+Metric = Literal["svcca", "cka", "procrustes"]
+METRICS = ("svcca", "cka", "procrustes")
+_RANK_TOL = 1e-10  # singular values below this fraction of the largest are numerical zeros
+
+
+def _matrix(name: str, X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a (samples × features) matrix, got shape {X.shape}")
+    if X.shape[0] < 2 or X.shape[1] < 1:
+        raise ValueError(f"{name} must have at least 2 samples and 1 feature, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return X
+
+
+def _pair(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    X, Y = _matrix("X", X), _matrix("Y", Y)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of samples (rows), got {X.shape[0]} and {Y.shape[0]}")
+    return X, Y
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """A centred representation as ``U diag(s)``: orthonormal columns ``U`` (samples × rank), ``s`` descending."""
+
+    U: np.ndarray
+    s: np.ndarray
+
+    def n_components(self, k: int | None, variance: float | None) -> int:
+        """How many leading components SVCCA keeps: ``k``, or enough to explain ``variance``."""
+        if k is not None:
+            return min(k, len(self.s))
+        if variance is None:
+            return len(self.s)
+        explained = np.cumsum(self.s**2) / np.sum(self.s**2)
+        return int(min(np.searchsorted(explained, variance - 1e-12) + 1, len(self.s)))
+
+
+def fit(X) -> Fitted:
+    """Centre ``X`` and take its thin SVD, dropping numerically zero directions."""
+    X = _matrix("X", X)
+    U, s, _ = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    if s[0] == 0:
+        raise ValueError("X is constant: it has no variance to compare")
+    rank = int(np.sum(s > _RANK_TOL * s[0]))
+    return Fitted(U[:, :rank], s[:rank])
+
+
+def _check_svcca_args(k, variance) -> None:
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be a positive integer or None, got {k!r}")
+    if variance is not None and not 0 < variance <= 1:
+        raise ValueError(f"variance must be in (0, 1], got {variance!r}")
+
+
+def canonical_correlations(X, Y, *, k: int | None = None, variance: float | None = 0.95) -> np.ndarray:
+    """The canonical correlations between the reduced bases of X and Y, descending."""
+    _check_svcca_args(k, variance)
+    X, Y = _pair(X, Y)
+    fx, fy = fit(X), fit(Y)
+    Ux = fx.U[:, : fx.n_components(k, variance)]
+    Uy = fy.U[:, : fy.n_components(k, variance)]
+    rho = np.linalg.svd(Ux.T @ Uy, compute_uv=False)
+    return np.clip(rho[: min(Ux.shape[1], Uy.shape[1])], 0.0, 1.0)
+
+
+def svcca(X, Y, *, k: int | None = None, variance: float | None = 0.95) -> float:
+    """SVCCA similarity: the mean canonical correlation between the top principal subspaces."""
+    return float(np.mean(canonical_correlations(X, Y, k=k, variance=variance)))
+
+
+def _gram(X: np.ndarray, kernel: str, sigma: float) -> np.ndarray:
+    Xc = X - X.mean(axis=0)
+    if kernel == "linear":
+        return Xc @ Xc.T
+    sq_norms = np.sum(Xc**2, axis=1)
+    sq_dist = np.maximum(sq_norms[:, None] + sq_norms[None, :] - 2 * Xc @ Xc.T, 0.0)
+    return np.exp(-sq_dist / (2 * sigma**2 * np.median(sq_dist)))
+
+
+def _centre_gram(K: np.ndarray, unbiased: bool) -> np.ndarray:
+    K = K.copy()
+    n = K.shape[0]
+    if unbiased:  # U-centring (Székely & Rizzo 2014): an unbiased HSIC estimator
+        np.fill_diagonal(K, 0.0)
+        means = K.sum(axis=0) / (n - 2)
+        means -= means.sum() / (2 * (n - 1))
+        K -= means[:, None] + means[None, :]
+        np.fill_diagonal(K, 0.0)
+    else:
+        means = K.mean(axis=0)
+        K -= means[:, None] + means[None, :] - means.mean()
+    return K
+
+
+def cka(X, Y, *, kernel: str = "linear", sigma: float | None = None, debiased: bool = False) -> float:
+    """Centred kernel alignment between X and Y (1 = identical up to rotation and scale)."""
+    if kernel not in ("linear", "rbf"):
+        raise ValueError(f"kernel must be one of ['linear', 'rbf'], got {kernel!r}")
+    if sigma is not None and (kernel == "linear" or not sigma > 0):
+        raise ValueError(f"sigma must be a positive number, and only with kernel='rbf'; got {sigma!r}")
+    X, Y = _pair(X, Y)
+    if debiased and X.shape[0] < 4:
+        raise ValueError("debiased CKA needs at least 4 samples")
+    if kernel == "linear" and not debiased:
+        Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+        return float(
+            np.linalg.norm(Yc.T @ Xc) ** 2 / (np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc))
+        )
+    sigma = 1.0 if sigma is None else sigma
+    Kx = _centre_gram(_gram(X, kernel, sigma), debiased)
+    Ky = _centre_gram(_gram(Y, kernel, sigma), debiased)
+    return float(np.sum(Kx * Ky) / (np.linalg.norm(Kx) * np.linalg.norm(Ky)))
+
+
+def procrustes(X, Y) -> float:
+    """Angular Procrustes distance (radians, in [0, π/2]) between centred, unit-norm X and Y."""
+    X, Y = _pair(X, Y)
+    fx, fy = fit(X), fit(Y)
+    return _procrustes_from_fits(fx, fy)
+
+
+def _procrustes_from_fits(fx: Fitted, fy: Fitted) -> float:
+    M = (fx.U * fx.s).T @ (fy.U * fy.s)
+    nuclear = np.linalg.svd(M, compute_uv=False).sum() / (np.linalg.norm(fx.s) * np.linalg.norm(fy.s))
+    return float(np.arccos(np.clip(nuclear, -1.0, 1.0)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairwise distance matrices
+
+
+@jax.jit
+def _svcca_block(Ua, Ub, ka, kb):
+    """Mean canonical correlation for every pair of a block; bases zero-padded to a common width."""
+    C = jnp.einsum("isk,jsl->ijkl", Ua, Ub)
+    sv = jnp.linalg.svd(C, compute_uv=False)
+    return jnp.sum(sv, axis=-1) / jnp.minimum(ka[:, None], kb[None, :])
+
+
+@jax.jit
+def _scaled_block(Ua, sa, Ub, sb):
+    """``‖M‖_F²`` and ``‖M‖_*`` of ``M = diag(s_a) U_aᵀ U_b diag(s_b)`` for every pair of a block."""
+    M = jnp.einsum("isk,jsl->ijkl", Ua * sa[:, None, :], Ub * sb[:, None, :])
+    return jnp.sum(M**2, axis=(-2, -1)), jnp.sum(jnp.linalg.svd(M, compute_uv=False), axis=-1)
+
+
+def _stack(fits: Sequence[Fitted], widths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    width = max(widths)
+    U = np.zeros((len(fits), fits[0].U.shape[0], width), np.float32)
+    s = np.zeros((len(fits), width), np.float32)
+    for i, (f, w) in enumerate(zip(fits, widths)):
+        U[i, :, :w] = f.U[:, :w]
+        s[i, :w] = f.s[:w]
+    return U, s
+
+
+def pairwise(
+    reps: Sequence[Float[np.ndarray, "samples features"]],
+    metric: Metric = "svcca",
+    *,
+    k: int | None = None,
+    variance: float | None = 0.95,
+    kernel: str = "linear",
+    sigma: float | None = None,
+    debiased: bool = False,
+    block: int = 32,
+    progress: bool = True,
+) -> Float[np.ndarray, "n n"]:
+    """Distances between every pair of representations: symmetric, zero diagonal.
+
+    ``svcca`` and ``cka`` give 1 − similarity; ``procrustes`` gives the angle in radians. SVCCA,
+    linear CKA and Procrustes run batched in JAX from each representation's SVD, computed once;
+    RBF or debiased CKA fall back to one ``cka`` call per pair.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    reps = [_matrix(f"reps[{i}]", r) for i, r in enumerate(reps)]
+    if len(reps) < 2:
+        raise ValueError(f"pairwise needs at least 2 representations, got {len(reps)}")
+    n_samples = {r.shape[0] for r in reps}
+    if len(n_samples) != 1:
+        raise ValueError(f"every representation must have the same number of samples, got {sorted(n_samples)}")
+    n = len(reps)
+    if metric == "cka" and (kernel != "linear" or debiased):
+        D = np.zeros((n, n))
+        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        for i, j in tqdm(pairs, desc="cka pairs", disable=not progress):
+            D[i, j] = D[j, i] = 1.0 - cka(reps[i], reps[j], kernel=kernel, sigma=sigma, debiased=debiased)
+        return D
+    if metric == "svcca":
+        _check_svcca_args(k, variance)
+
+    fits = [fit(r) for r in tqdm(reps, desc="fit", disable=not progress, leave=False)]
+    if metric == "svcca":
+        widths = [f.n_components(k, variance) for f in fits]
+    else:
+        widths = [len(f.s) for f in fits]
+    U, s = _stack(fits, widths)
+    kept = np.asarray(widths, np.float32)
+    total_sq = np.array([np.sum(f.s**2) for f in fits])  # ‖X‖_F²
+    fourth = np.array([np.sqrt(np.sum(f.s**4)) for f in fits])  # ‖XᵀX‖_F
+
+    devices = jax.local_devices()
+    starts = range(0, n, block)
+    jobs = [(a, b) for a in starts for b in starts if b >= a]
+    results = {}
+    for index, (a, b) in enumerate(jobs):  # dispatched asynchronously, round-robin over devices
+        device = devices[index % len(devices)]
+        ua, ub = (jax.device_put(U[x : x + block], device) for x in (a, b))
+        if metric == "svcca":
+            ka, kb = (jax.device_put(kept[x : x + block], device) for x in (a, b))
+            results[a, b] = _svcca_block(ua, ub, ka, kb)
+        else:
+            sa, sb = (jax.device_put(s[x : x + block], device) for x in (a, b))
+            results[a, b] = _scaled_block(ua, sa, ub, sb)
+
+    S = np.zeros((n, n))
+    for (a, b), out in tqdm(results.items(), desc=f"{metric} blocks", disable=not progress):
+        rows, cols = slice(a, a + block), slice(b, b + block)
+        if metric == "svcca":
+            value = 1.0 - np.asarray(out, np.float64)
+        elif metric == "cka":
+            frob_sq = np.asarray(out[0], np.float64)
+            value = 1.0 - frob_sq / (fourth[rows][:, None] * fourth[cols][None, :])
+        else:
+            nuclear = np.asarray(out[1], np.float64)
+            cos = nuclear / np.sqrt(total_sq[rows][:, None] * total_sq[cols][None, :])
+            value = np.arccos(np.clip(cos, -1.0, 1.0))
+        if a == b:  # a block on the diagonal holds both (i, j) and (j, i)
+            value = 0.5 * (value + value.T)
+        S[rows, cols] = value
+        S[cols, rows] = value.T
+    np.fill_diagonal(S, 0.0)
+    return np.clip(S, 0.0, None)

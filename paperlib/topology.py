@@ -1,0 +1,151 @@
+"""The topology of a network's fixed points, and distances between topologies.
+
+- ``transition_graph``: from every fixed point, start ``n_samples`` times a small random distance
+  away, run the autonomous dynamics until they settle, and record which fixed point is reached:
+  a (K × K) matrix of transition probabilities (stable points only self-loop).
+- ``readout_order``: fixed points sorted lexicographically by their readout, so that graphs of
+  different networks can be compared entry by entry.
+- ``modal_count_mask``: the networks whose number of fixed points is the population's mode.
+- ``graph_distance``: the paper's Euclidean distance between two graphs of equal size.
+- ``matched_graph_distance`` (beyond the paper, which must set aside networks with a different
+  number of fixed points): fixed points of the two networks are matched by readout with an
+  optimal assignment; both graphs are padded with empty rows and columns for the unmatched
+  points and compared after reordering. It equals ``graph_distance`` when both networks have the
+  same points in the same readout order, and grows with every unmatched point (each adds its row
+  of probabilities, compared with an empty one).
+- ``line_attractor_graph``: the CDI's nearest-neighbour graph along a context's line attractor.
+- ``central_fixed_point``: for the sine task, the fixed point the cued oscillation circles.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import minimum_spanning_tree
+
+from paperlib.fixed_points import FixedPoints
+
+
+def transition_graph(
+    step: Callable[[Array, Array], Array],
+    fps: FixedPoints,
+    *,
+    n_samples: int = 100,
+    radius: float | None = None,
+    n_steps: int = 500,
+    seed: int = 0,
+) -> Float[np.ndarray, "k k"]:
+    """Probabilities of settling at fixed point j after starting ``radius`` away from fixed point i.
+
+    ``radius`` defaults to a tenth of the smallest distance between two fixed points (0.01 when
+    there is one). A run that settles at no fixed point (farther than half the smallest distance
+    from all) counts for none, so such a row sums to less than 1.
+    """
+    K = len(fps)
+    if K == 0:
+        return np.zeros((0, 0))
+    states = np.asarray(fps.states, np.float64)
+    gaps = np.linalg.norm(states[:, None] - states[None], axis=-1) + np.diag(np.full(K, np.inf))
+    smallest = float(gaps.min()) if K > 1 else 0.1
+    radius = 0.1 * smallest if radius is None else radius
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(K, n_samples, states.shape[1]))
+    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+    starts = (states[:, None] + radius * directions).reshape(K * n_samples, -1)
+
+    x_star = jnp.asarray(fps.x_star, jnp.float32)
+    ends = np.asarray(_settle(step, x_star, jnp.asarray(starts, jnp.float32), n_steps), np.float64)
+    distance = np.linalg.norm(ends[:, None] - states[None], axis=-1)
+    nearest = np.argmin(distance, axis=1)
+    reached = distance[np.arange(len(ends)), nearest] < 0.5 * smallest
+    graph = np.zeros((K, K))
+    origin = np.repeat(np.arange(K), n_samples)
+    np.add.at(graph, (origin[reached], nearest[reached]), 1.0)
+    return graph / n_samples
+
+
+@eqx.filter_jit
+def _settle(step, x_star, starts, n_steps: int):
+    """Run the autonomous dynamics ``n_steps`` from every start."""
+    run = lambda h: jax.lax.fori_loop(0, n_steps, lambda _, s: step(s, x_star), h)  # noqa: E731
+    return jax.vmap(run)(starts)
+
+
+def readout_order(readouts: Float[np.ndarray, "k o"], decimals: int = 1) -> np.ndarray:
+    """Indices sorting fixed points lexicographically by their readout (rounded to ``decimals``)."""
+    r = np.round(np.asarray(readouts, np.float64), decimals)
+    return np.lexsort(r.T[::-1]) if len(r) else np.zeros(0, int)
+
+
+def modal_count_mask(counts) -> np.ndarray:
+    """True for the networks whose fixed-point count equals the most common count (the mode)."""
+    counts = np.asarray(counts)
+    values, freq = np.unique(counts, return_counts=True)
+    return counts == values[np.argmax(freq)]
+
+
+def graph_distance(a, b) -> float:
+    """Euclidean (Frobenius) distance between two transition graphs of equal size."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"graphs must have the same shape, got {a.shape} and {b.shape}; use matched_graph_distance")
+    return float(np.linalg.norm(a - b))
+
+
+def matched_graph_distance(graph_a, readout_a, graph_b, readout_b) -> float:
+    """Distance between topologies with possibly different numbers of fixed points (see module doc)."""
+    ga, gb = np.asarray(graph_a, np.float64), np.asarray(graph_b, np.float64)
+    ra, rb = np.atleast_2d(np.asarray(readout_a, np.float64)), np.atleast_2d(np.asarray(readout_b, np.float64))
+    if ga.shape != (len(ra), len(ra)) or gb.shape != (len(rb), len(rb)):
+        raise ValueError("each graph must be (K × K) with one readout row per fixed point")
+    rows, cols = linear_sum_assignment(np.linalg.norm(ra[:, None] - rb[None], axis=-1))
+    m = len(rows)
+    only_a = np.setdiff1d(np.arange(len(ra)), rows)
+    only_b = np.setdiff1d(np.arange(len(rb)), cols)
+    # slots: matched pairs first, then a's unmatched points, then b's
+    slot_a = np.empty(len(ra), int)
+    slot_a[rows], slot_a[only_a] = np.arange(m), m + np.arange(len(only_a))
+    slot_b = np.empty(len(rb), int)
+    slot_b[cols], slot_b[only_b] = np.arange(m), m + len(only_a) + np.arange(len(only_b))
+    size = m + len(only_a) + len(only_b)
+    pa, pb = np.zeros((size, size)), np.zeros((size, size))
+    pa[np.ix_(slot_a, slot_a)] = ga
+    pb[np.ix_(slot_b, slot_b)] = gb
+    return float(np.linalg.norm(pa - pb))
+
+
+def line_attractor_graph(
+    states: Float[np.ndarray, "k n"], readouts: Float[np.ndarray, " k"], n_points: int = 20
+) -> Float[np.ndarray, "m m"]:
+    """Nearest-neighbour graph of ``n_points`` fixed points spread evenly along a line attractor.
+
+    The points are picked at evenly spaced quantiles of the readout and ordered by it; the graph
+    is their Euclidean minimum spanning tree (it holds every point's nearest-neighbour link and
+    connects them all), as a symmetric 0/1 matrix. Points along a line, evenly spaced or not,
+    give a chain in readout order; folds and branches show as other links.
+    """
+    states, readouts = np.asarray(states, np.float64), np.asarray(readouts, np.float64).ravel()
+    if len(states) < 2 or len(states) != len(readouts):
+        raise ValueError(f"need at least 2 fixed points with one readout each, got {len(states)} and {len(readouts)}")
+    order = np.argsort(readouts)
+    pick = order[np.unique(np.round(np.linspace(0, len(order) - 1, min(n_points, len(order)))).astype(int))]
+    pts = states[pick]
+    tree = minimum_spanning_tree(np.linalg.norm(pts[:, None] - pts[None], axis=-1) + 1e-300).toarray()
+    graph = ((tree + tree.T) > 0).astype(float)
+    if len(pts) < n_points:  # pad so that graphs of different networks have one size
+        graph = np.pad(graph, (0, n_points - len(pts)))
+    return graph
+
+
+def central_fixed_point(fps: FixedPoints, trajectory: Float[np.ndarray, "t n"]) -> int:
+    """Index of the fixed point nearest the centre of a trajectory (the one a cued oscillation circles)."""
+    if len(fps) == 0:
+        raise ValueError("there are no fixed points to choose from")
+    centre = np.asarray(trajectory, np.float64).mean(axis=0)
+    return int(np.argmin(np.linalg.norm(fps.states - centre, axis=1)))

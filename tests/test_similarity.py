@@ -1,0 +1,155 @@
+"""SVCCA, CKA and Procrustes against published values, independent references and invariances."""
+
+import numpy as np
+import pytest
+from scipy.linalg import orth
+from scipy.stats import ortho_group
+
+from paperlib.embedding import (
+    classical_mds, mds, nearest_neighbour_accuracy, nearest_neighbour_chance, silhouette,
+)
+from paperlib.similarity import canonical_correlations, cka, pairwise, procrustes, svcca
+
+
+@pytest.fixture
+def demo():
+    """The data of Kornblith et al.'s published demo notebook."""
+    np.random.seed(1337)
+    X = np.random.randn(100, 10)
+    Y = np.random.randn(100, 10) + X
+    return X, Y
+
+
+def test_cka_matches_kornblith_demo_values(demo):
+    X, Y = demo
+    assert cka(X, Y) == pytest.approx(0.55761, abs=5e-6)
+    assert cka(X, Y, kernel="rbf", sigma=0.5) == pytest.approx(0.65483, abs=5e-6)
+    assert cka(X, Y, debiased=True) == pytest.approx(0.51346, abs=5e-6)
+
+
+def test_canonical_correlations_match_the_demos_cca_formula(demo):
+    """The demo's mean squared CCA (0.54312 published) skips centring; on centred data the formulas agree."""
+    X, Y = demo
+    qx, _ = np.linalg.qr(X)
+    qy, _ = np.linalg.qr(Y)
+    assert np.linalg.norm(qx.T @ qy) ** 2 / 10 == pytest.approx(0.54312, abs=5e-6)  # the published value
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    qx, _ = np.linalg.qr(Xc)
+    qy, _ = np.linalg.qr(Yc)
+    rho = canonical_correlations(X, Y, k=10)
+    assert np.mean(rho**2) == pytest.approx(np.linalg.norm(qx.T @ qy) ** 2 / 10, abs=1e-12)
+
+
+def test_svcca_against_an_independent_cca():
+    """CCA computed from covariance matrices (whitening), not from orthonormal bases."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6))
+    Y = np.hstack([X[:, :3] @ rng.normal(size=(3, 3)), rng.normal(size=(300, 5))])
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    Sxx, Syy, Sxy = Xc.T @ Xc, Yc.T @ Yc, Xc.T @ Yc
+    inv_sqrt = lambda S: np.linalg.inv(np.linalg.cholesky(S))  # noqa: E731
+    rho = np.linalg.svd(inv_sqrt(Sxx) @ Sxy @ inv_sqrt(Syy).T, compute_uv=False)
+    assert svcca(X, Y, variance=None) == pytest.approx(rho.mean(), abs=1e-9)
+    assert np.sort(rho)[::-1][:3] == pytest.approx(np.ones(3), abs=1e-9)  # shared subspace
+
+
+def test_svcca_variance_threshold_keeps_enough_components():
+    rng = np.random.default_rng(1)
+    scales = np.array([10.0, 5.0, 1.0, 0.1, 0.01])
+    X = rng.normal(size=(500, 5)) * scales
+    # the first two components explain ~99% of the variance
+    Z = X[:, :2] @ rng.normal(size=(2, 2))  # same 2-D subspace, no more
+    assert svcca(X, Z, variance=0.95) == pytest.approx(1.0, abs=1e-6)
+    assert svcca(X, Z, variance=None) == pytest.approx(1.0, abs=1e-6)  # min(k) = 2 correlations, both 1
+    assert svcca(X, X[:, [0, 2]], k=2) < 0.99
+
+
+def test_invariances():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 8))
+    Y = np.tanh(X @ rng.normal(size=(8, 12))) + 0.3 * rng.normal(size=(200, 12))
+    A = rng.normal(size=(8, 8))  # invertible, not orthogonal
+    Q = ortho_group.rvs(8, random_state=3)
+    assert svcca(X @ A, Y, variance=None) == pytest.approx(svcca(X, Y, variance=None), abs=1e-9)
+    for transform in (Q, 3.7 * Q):
+        assert cka(X @ transform, Y) == pytest.approx(cka(X, Y), abs=1e-10)
+        assert cka(X @ transform, Y, kernel="rbf") == pytest.approx(cka(X, Y, kernel="rbf"), abs=1e-10)
+        assert procrustes(X @ transform, Y) == pytest.approx(procrustes(X, Y), abs=1e-7)
+    assert not np.isclose(cka(X @ A, Y), cka(X, Y))
+    assert cka(X + 5.0, Y) == pytest.approx(cka(X, Y))  # centring
+    for f in (svcca, cka):
+        assert f(X, Y) == pytest.approx(f(Y, X), abs=1e-10)
+        assert f(X, X) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_procrustes_against_explicit_rotation():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(100, 4))
+    Y = rng.normal(size=(100, 6))
+    Xc = X - X.mean(0)
+    Yc = Y - Y.mean(0)
+    Xc, Yc = Xc / np.linalg.norm(Xc), Yc / np.linalg.norm(Yc)
+    Xp = np.hstack([Xc, np.zeros((100, 2))])  # pad to the same width
+    U, _, Vt = np.linalg.svd(Xp.T @ Yc)
+    angle = np.arccos(np.trace((Xp @ U @ Vt).T @ Yc))  # best rotation, then the angle
+    assert procrustes(X, Y) == pytest.approx(angle, abs=1e-9)
+    Z = rng.normal(size=(100, 5))
+    assert procrustes(X, Z) <= procrustes(X, Y) + procrustes(Y, Z) + 1e-12  # triangle inequality
+
+
+@pytest.mark.parametrize("metric, reference", [
+    ("svcca", lambda a, b: 1 - svcca(a, b)),
+    ("cka", lambda a, b: 1 - cka(a, b)),
+    ("procrustes", procrustes),
+])
+def test_pairwise_equals_the_per_pair_functions(metric, reference):
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(150, 3))
+    reps = [np.tanh(base @ rng.normal(size=(3, n)) + 0.5 * rng.normal(size=(150, n))) for n in (5, 8, 8, 12, 6, 9, 7)]
+    D = pairwise(reps, metric, block=3, progress=False)
+    expected = np.array([[0.0 if i == j else reference(a, b) for j, b in enumerate(reps)] for i, a in enumerate(reps)])
+    np.testing.assert_allclose(D, expected, atol=2e-4)
+    assert np.array_equal(D, D.T) and not np.diag(D).any()
+
+
+def test_pairwise_rbf_cka_uses_the_per_pair_path():
+    rng = np.random.default_rng(6)
+    reps = [rng.normal(size=(40, 4)) for _ in range(3)]
+    D = pairwise(reps, "cka", kernel="rbf", sigma=0.8, progress=False)
+    assert D[0, 1] == pytest.approx(1 - cka(reps[0], reps[1], kernel="rbf", sigma=0.8))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: svcca(np.ones((10, 3)), np.ones((9, 3))), "same number of samples"),
+    (lambda: cka(np.full((10, 3), np.nan), np.ones((10, 3))), "NaN"),
+    (lambda: svcca(np.zeros((0, 3)), np.zeros((0, 3))), "at least 2 samples"),
+    (lambda: cka(np.ones(10), np.ones(10)), "matrix"),
+    (lambda: cka(np.eye(5), np.eye(5), kernel="poly"), "kernel"),
+    (lambda: svcca(np.eye(5), np.eye(5), variance=1.5), "variance"),
+    (lambda: pairwise([np.eye(5)], "svcca"), "at least 2"),
+    (lambda: pairwise([np.eye(5), np.eye(4)], "cka"), "same number of samples"),
+    (lambda: pairwise([np.eye(5), np.eye(5)], "rsa"), "metric"),
+    (lambda: svcca(np.ones((6, 2)), np.eye(6)), "constant"),
+])
+def test_bad_inputs_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_mds_recovers_planar_points_and_scores():
+    rng = np.random.default_rng(7)
+    points = np.vstack([rng.normal(loc, 0.3, size=(10, 2)) for loc in ((0, 0), (5, 0), (0, 5))])
+    D = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    for method in ("classical", "smacof"):
+        Y = mds(D, method=method)
+        np.testing.assert_allclose(np.linalg.norm(Y[:, None] - Y[None], axis=-1), D, atol=1e-3 if method == "classical" else 0.05)
+    labels = np.repeat(["a", "b", "c"], 10)
+    assert nearest_neighbour_accuracy(D, labels) == 1.0
+    assert silhouette(D, labels) > 0.8
+    assert nearest_neighbour_chance(labels) == pytest.approx(9 / 29)
+    shuffled = rng.permutation(labels)
+    assert silhouette(D, shuffled) < 0.2
+    with pytest.raises(ValueError, match="symmetric"):
+        classical_mds(D + np.triu(np.ones_like(D)))
+    with pytest.raises(ValueError, match="one label per row"):
+        silhouette(D, labels[:-1])
