@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _train(args) -> int:
     from paperlib.store import StoreError
-    from paperlib.sweep import TASK_NAMES, train
+    from paperlib.profiles import TASK_NAMES
+    from paperlib.sweep import train
 
     tasks = TASK_NAMES if args.task == "all" else (args.task,)
     client = None
@@ -91,7 +92,8 @@ def _train(args) -> int:
 def _book(args) -> int:
     from paperlib.book import BOOK_DIR, NotebookError, build_book
     from paperlib.store import StoreError
-    from paperlib.sweep import TASK_NAMES, train
+    from paperlib.profiles import TASK_NAMES
+    from paperlib.sweep import train
 
     try:
         train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored

@@ -18,7 +18,10 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
 BOOK_DIR = ROOT / "book"
-NOTEBOOKS: tuple[str, ...] = ("tasks",)  # in the book's order
+NOTEBOOKS: tuple[str, ...] = (
+    "tasks", "fig1_flipflop", "fig2_sine", "fig3_cdi", "fig4_untrained",
+    "appendix_c_losses", "appendix_e_svcca_cka", "claims", "performance",
+)  # in the book's order
 
 
 class NotebookError(RuntimeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 ARCHITECTURE_COLORS = {"vanilla": "#1b9e77", "ugrnn": "#d95f02", "gru": "#7570b3", "lstm": "#e7298a"}
 ACTIVATION_COLORS = {"tanh": "#1f78b4", "relu": "#e31a1c"}
@@ -26,3 +27,50 @@ def style() -> None:
             "font.size": 9,
         }
     )
+
+
+def pca(states: np.ndarray, n_components: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and top principal axes (n_components × features) of (samples × features) states."""
+    states = np.asarray(states, np.float64).reshape(-1, np.shape(states)[-1])
+    mean = states.mean(axis=0)
+    _, _, vt = np.linalg.svd(states - mean, full_matrices=False)
+    return mean, vt[:n_components]
+
+
+def project(states: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    return (np.asarray(states) - mean) @ axes.T
+
+
+def group_colors(labels, palette: dict[str, str]) -> list[str]:
+    return [palette.get(str(label), "0.5") for label in labels]
+
+
+def mds_scatter(ax: plt.Axes, coords: np.ndarray, labels, palette: dict[str, str], names: dict | None = None) -> None:
+    """2-D embedding coloured by label, with a legend in the palette's order."""
+    labels = np.asarray(labels)
+    for label in palette:
+        mask = labels == label
+        if mask.any():
+            ax.scatter(*coords[mask, :2].T, s=28, color=palette[label], label=(names or {}).get(label, label),
+                       edgecolor="white", linewidth=0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(frameon=False, fontsize=8, loc="best")
+
+
+def distance_heatmap(ax: plt.Axes, D: np.ndarray, groups, cmap: str = "viridis") -> None:
+    """Distance matrix sorted by group, with group boundaries and names on the axes."""
+    groups = np.asarray(groups)
+    order = np.argsort(groups, kind="stable")
+    image = ax.imshow(D[np.ix_(order, order)], cmap=cmap)
+    sorted_groups = groups[order]
+    edges = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 0.5
+    for e in edges:
+        ax.axhline(e, color="white", lw=0.8)
+        ax.axvline(e, color="white", lw=0.8)
+    starts = np.r_[0, edges + 0.5].astype(int)
+    ends = np.r_[edges + 0.5, len(groups)].astype(int)
+    ticks = (starts + ends - 1) / 2
+    ax.set_xticks(ticks, sorted_groups[starts], rotation=90, fontsize=7)
+    ax.set_yticks(ticks, sorted_groups[starts], fontsize=7)
+    plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)

@@ -1,10 +1,6 @@
-"""Populations at every scale: the profiles, the grid, hyperparameter search, resumable sweeps.
+"""Populations at every scale: hyperparameter search and resumable sweeps over a profile.
 
-A **profile** (``tiny``, ``small``, ``paper``; all defined in ``PROFILES`` below) fixes the grid
-of SPEC.md §3 — architectures × activations × units × L2 × seeds — and, per task, how the
-networks are trained: a sequence of **stages** (one for the paper; a curriculum over T for the
-small profile's sine wave) and either fixed optimiser settings or a random **search**.
-
+The profiles themselves (the grid, stages, settings, search spaces) live in ``paperlib.profiles``.
 The sweep is cut into **work units**, one per (task, architecture, activation, units, L2) with
 all its seeds (or, for the search, all its trials) as members of one population. A unit's
 networks are stored together when it finishes; rerunning the same command skips every unit
@@ -16,269 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import zlib
 from typing import Callable, Sequence
 
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from paperlib._checks import check_int, check_number
-from paperlib.cells import ARCHITECTURES
-from paperlib.store import StoreError, TaskStore, exclusive, network_id, serialise
-from paperlib.tasks import ContextIntegration, FlipFlop, SineWave, Task
-from paperlib.train import Hyperparameters, TrainConfig, evaluate, train_population
+from paperlib.analysis import Population
+from paperlib.profiles import Profile, WorkUnit, get_profile
+from paperlib.store import StoreError, TaskStore, exclusive, load_population, serialise
+from paperlib.train import Hyperparameters, evaluate, train_population
 
 VALIDATION_SEED = 7_777_777  # the held-out batch every network is validated on
-ACTIVATIONS = ("tanh", "relu")
-TASK_NAMES = ("flipflop", "sine", "cdi")
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSpace:
-    """The paper's random search (§2.1): log-uniform clip and initial rate, uniform decay and momentum.
-
-    ``n_trials`` settings per configuration, each trained for ``n_iterations`` on one seed; the
-    lowest validation loss wins (number of trials and their length: documented choices).
-    """
-
-    learning_rate: tuple[float, float] = (1e-5, 0.1)
-    clip: tuple[float, float] = (0.1, 10.0)
-    decay_rate: tuple[float, float] = (0.1, 0.9)
-    momentum: tuple[float, float] = (0.0, 1.0)
-    n_trials: int = 16
-    n_iterations: int = 2_000
-
-    def __post_init__(self):
-        check_int("n_trials", self.n_trials)
-        check_int("n_iterations", self.n_iterations)
-        for field in ("learning_rate", "clip"):
-            low, high = getattr(self, field)
-            check_number(f"{field} (low end)", low, 0.0, high, low_open=True)
-        for field, (low_bound, high_bound) in (("decay_rate", (0.0, 1.0)), ("momentum", (0.0, 1.0))):
-            low, high = getattr(self, field)
-            check_number(f"{field} (low end)", low, low_bound, high)
-            check_number(f"{field} (high end)", high, low, high_bound)
-
-    def sample(self, seed: int, l2: float) -> list[Hyperparameters]:
-        rng = np.random.default_rng(seed)
-        log_uniform = lambda lo, hi: float(np.exp(rng.uniform(np.log(lo), np.log(hi))))  # noqa: E731
-        trials = []
-        for _ in range(self.n_trials):
-            trials.append(
-                Hyperparameters(
-                    learning_rate=log_uniform(*self.learning_rate),
-                    clip=log_uniform(*self.clip),
-                    decay_rate=max(float(rng.uniform(*self.decay_rate)), 1e-6),
-                    momentum=float(rng.uniform(*self.momentum)),
-                    l2=l2,
-                )
-            )
-        return trials
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """One training stage: the task it trains on, its settings, and a factor on the initial rate."""
-
-    task: Task
-    config: TrainConfig
-    learning_rate_scale: float = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskPlan:
-    """How a profile trains one task.
-
-    ``stages`` run in order, each continuing from the last; the last stage's task is the one
-    networks are validated and analysed on. ``settings`` maps an architecture (or
-    ``"architecture-activation"``, which takes precedence) to fixed optimiser settings, whose L2
-    is replaced by the grid's; with ``search`` they are found by random search instead.
-    ``exclude`` lists ``(architecture, activation)`` pairs not trained on this task.
-    """
-
-    stages: tuple[Stage, ...]
-    settings: tuple[tuple[str, Hyperparameters], ...] = ()
-    search: SearchSpace | None = None
-    exclude: tuple[tuple[str, str], ...] = ()
-
-    def __post_init__(self):
-        if not self.stages:
-            raise ValueError("stages must hold at least one stage")
-        if self.search is not None and len(self.stages) != 1:
-            raise ValueError("search needs exactly one stage")
-        if self.search is None and not self.settings:
-            raise ValueError("a plan needs either fixed settings or a search")
-
-    @property
-    def task(self) -> Task:
-        return self.stages[-1].task
-
-    def hyperparameters(self, architecture: str, activation: str, l2: float) -> Hyperparameters:
-        table = dict(self.settings)
-        hp = table.get(f"{architecture}-{activation}", table.get(architecture))
-        if hp is None:
-            raise ValueError(f"no optimiser settings for {architecture}-{activation}")
-        return dataclasses.replace(hp, l2=l2)
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkUnit:
-    """The networks of one configuration: one population, trained and stored together."""
-
-    task: str
-    architecture: str
-    activation: str
-    units: int
-    l2: float
-    seeds: tuple[int, ...]
-
-    @property
-    def name(self) -> str:
-        return f"{self.task}/{self.architecture}-{self.activation}-n{self.units}-l2_{self.l2:.0e}"
-
-    @property
-    def network_ids(self) -> list[str]:
-        return [network_id(self.architecture, self.activation, self.units, self.l2, s) for s in self.seeds]
-
-    @property
-    def search_seed(self) -> int:
-        return zlib.crc32(self.name.encode())
-
-
-@dataclasses.dataclass(frozen=True)
-class Profile:
-    """A population scale: the grid and a plan per task."""
-
-    name: str
-    architectures: tuple[str, ...]
-    activations: tuple[str, ...]
-    units: tuple[int, ...]
-    l2s: tuple[float, ...]
-    seeds: tuple[int, ...]
-    plans: tuple[tuple[str, TaskPlan], ...]
-    description: str = ""
-
-    def plan(self, task: str) -> TaskPlan:
-        plans = dict(self.plans)
-        if task not in plans:
-            raise ValueError(f"task must be one of {list(plans)}, got {task!r}")
-        return plans[task]
-
-    def work_units(self, task: str) -> list[WorkUnit]:
-        plan = self.plan(task)
-        return [
-            WorkUnit(task, arch, act, n, l2, self.seeds)
-            for arch in self.architectures
-            for act in self.activations
-            if (arch, act) not in plan.exclude
-            for n in self.units
-            for l2 in self.l2s
-        ]
-
-    @property
-    def n_networks(self) -> int:
-        return sum(len(u.seeds) for task, _ in self.plans for u in self.work_units(task))
-
-
-def _hp(lr, momentum, clip, decay) -> Hyperparameters:
-    return Hyperparameters(learning_rate=lr, momentum=momentum, clip=clip, decay_rate=decay)
-
-
-# Measured on this project's 2-core machines (shared/notes/training-measurements.md), written
-# lr0 / momentum / clip / decay; found by random search around the paper's ranges.
-_SMALL_FLIPFLOP = (
-    ("vanilla", _hp(0.18, 0.84, 0.74, 0.64)),
-    ("ugrnn", _hp(0.34, 0.92, 1.37, 0.37)),
-    ("gru", _hp(0.36, 0.91, 0.89, 0.62)),
-    ("lstm", _hp(0.46, 0.86, 0.54, 0.43)),
-    ("lstm-relu", _hp(0.27, 0.86, 0.56, 0.43)),  # went NaN at lr0 0.46
-)
-_SMALL_CDI = (
-    ("vanilla", _hp(0.0084, 0.97, 1.77, 0.12)),
-    ("ugrnn", _hp(0.036, 0.895, 6.2, 0.67)),
-    ("gru", _hp(0.26, 0.90, 0.54, 0.28)),
-    ("lstm", _hp(0.109, 0.907, 3.67, 0.14)),
-)
-# Sine (small profile only): Adam with a curriculum over T; see the claims page for the deviation.
-# Measured here with 4 seeds per architecture × activation: all reached normalised MSE < 0.02 at
-# T = 500 and the cued frequency on >= 98% of the 51 probe cues.
-_SMALL_SINE = (("vanilla", _hp(0.002, 0.0, 1.0, 0.3)), ("ugrnn", _hp(0.005, 0.0, 1.0, 0.3)),
-               ("gru", _hp(0.005, 0.0, 1.0, 0.3)), ("lstm", _hp(0.005, 0.0, 1.0, 0.3)))
-
-_PAPER_CONFIG = TrainConfig(n_iterations=20_000, batch_size=64, steps_per_call=50)
-
-PROFILES: dict[str, Profile] = {
-    "paper": Profile(
-        name="paper",
-        architectures=ARCHITECTURES,
-        activations=ACTIVATIONS,
-        units=(64, 128, 256),
-        l2s=(1e-5, 1e-4, 1e-3, 1e-2),
-        seeds=tuple(range(30)),
-        plans=(
-            ("flipflop", TaskPlan((Stage(FlipFlop(), _PAPER_CONFIG),), search=SearchSpace())),
-            ("sine", TaskPlan((Stage(SineWave(), _PAPER_CONFIG),), search=SearchSpace(),
-                              exclude=(("lstm", "relu"),))),
-            ("cdi", TaskPlan((Stage(ContextIntegration(), _PAPER_CONFIG),), search=SearchSpace())),
-        ),
-        description="SPEC.md §3: 96 configurations × 30 seeds per task, 20,000 iterations, random search",
-    ),
-    "small": Profile(
-        name="small",
-        architectures=ARCHITECTURES,
-        activations=ACTIVATIONS,
-        units=(64,),
-        l2s=(1e-4,),
-        seeds=tuple(range(6)),
-        plans=(
-            ("flipflop", TaskPlan(
-                (Stage(FlipFlop(), TrainConfig(n_iterations=1500, batch_size=64, steps_per_call=50)),),
-                settings=_SMALL_FLIPFLOP)),
-            ("sine", TaskPlan(
-                (Stage(SineWave(n_time=100), TrainConfig(n_iterations=2500, batch_size=32, optimizer="adam",
-                                                         steps_per_call=50)),
-                 Stage(SineWave(), TrainConfig(n_iterations=200, batch_size=32, optimizer="adam",
-                                               steps_per_call=25), learning_rate_scale=0.1)),
-                settings=_SMALL_SINE, exclude=(("lstm", "relu"),))),
-            ("cdi", TaskPlan(
-                (Stage(ContextIntegration(), TrainConfig(n_iterations=500, batch_size=64, steps_per_call=50)),),
-                settings=_SMALL_CDI)),
-        ),
-        description=(
-            "every architecture × activation, 64 units, L2 1e-4, 6 seeds; fixed optimiser settings "
-            "measured here instead of a search; 1,500 (flip-flop) and 500 (CDI) iterations; sine with "
-            "Adam and a curriculum (2,500 iterations at T = 100, then 200 at the full T = 500)"
-        ),
-    ),
-    "tiny": Profile(
-        name="tiny",
-        architectures=ARCHITECTURES,
-        activations=ACTIVATIONS,
-        units=(8,),
-        l2s=(1e-4,),
-        seeds=(0, 1),
-        plans=(
-            ("flipflop", TaskPlan((Stage(FlipFlop(n_time=30), TrainConfig(n_iterations=20, batch_size=16,
-                                                                          steps_per_call=10)),),
-                                  search=SearchSpace(n_trials=2, n_iterations=10,
-                                                     learning_rate=(0.01, 0.3)))),
-            ("sine", TaskPlan((Stage(SineWave(n_time=40), TrainConfig(n_iterations=20, batch_size=16,
-                                                                      optimizer="adam", steps_per_call=10)),),
-                              settings=_SMALL_SINE, exclude=(("lstm", "relu"),))),
-            ("cdi", TaskPlan((Stage(ContextIntegration(), TrainConfig(n_iterations=20, batch_size=16,
-                                                                      steps_per_call=10)),),
-                             settings=_SMALL_CDI)),
-        ),
-        description="every architecture × activation, 8 units, 2 seeds, 20 iterations: for tests",
-    ),
-}
-
-
-def get_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise ValueError(f"profile must be one of {list(PROFILES)}, got {name!r}")
-    return PROFILES[name]
 
 
 def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters, progress: bool = False):
@@ -418,3 +163,12 @@ def train(
                     bar.set_postfix_str(unit.name)
                     bar.update(1)
     return summary
+
+
+def population(data: str, profile: str, task: str, *, train_missing: bool = False) -> Population:
+    """The usable networks of ``task`` at ``profile`` under ``data`` (training what is missing first)."""
+    if train_missing:
+        train([task], profile, data, progress=False)
+    store = TaskStore(data, profile, task)
+    models, rows = load_population(store.path)
+    return Population(profile, get_profile(profile).plan(task).task, store, models, rows)

@@ -31,7 +31,15 @@ class Task:
     name: ClassVar[str]
     n_inputs: ClassVar[int]
     n_outputs: ClassVar[int]
+    condition_channels: ClassVar[tuple[int, ...]] = ()  # inputs held static by a condition
     n_time: int
+
+    def condition_trials(self, inputs: np.ndarray, condition: np.ndarray) -> np.ndarray:
+        """Indices of the trials of ``inputs`` run under a static condition (a row of ``static_inputs``)."""
+        ch = list(self.condition_channels)
+        if not ch:
+            return np.arange(len(inputs))
+        return np.flatnonzero(np.all(np.isclose(inputs[:, 0, ch], np.asarray(condition)[ch]), axis=1))
 
     def _inputs(self, key: PRNGKeyArray, batch: int) -> Array:
         raise NotImplementedError
@@ -129,6 +137,7 @@ class SineWave(Task):
     name: ClassVar[str] = "sine"
     n_inputs: ClassVar[int] = 1
     n_outputs: ClassVar[int] = 1
+    condition_channels: ClassVar[tuple[int, ...]] = (0,)
 
     def __post_init__(self):
         check_int("n_time", self.n_time, 1)
@@ -193,6 +202,7 @@ class ContextIntegration(Task):
     name: ClassVar[str] = "cdi"
     n_inputs: ClassVar[int] = 4
     n_outputs: ClassVar[int] = 1
+    condition_channels: ClassVar[tuple[int, ...]] = (0, 1)
 
     def __post_init__(self):
         check_int("n_time", self.n_time, 1)

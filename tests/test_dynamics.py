@@ -8,7 +8,6 @@ from scipy.optimize import brentq
 
 from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, find_fixed_points_population, initial_states
 from paperlib.linear import mode_truncated_response, oscillation_frequency
-from paperlib.rnn import make_rnn
 from paperlib.topology import (
     graph_distance, line_attractor_graph, matched_graph_distance, modal_count_mask, readout_order, transition_graph,
 )

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from scipy.linalg import orth
 from scipy.stats import ortho_group
 
 from paperlib.embedding import (

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
-from paperlib.sweep import PROFILES, SearchSpace, WorkUnit, best_trial, get_profile, train
+from paperlib.profiles import PROFILES, SearchSpace, WorkUnit, get_profile
+from paperlib.sweep import best_trial, train
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = PROFILES["tiny"]

@@ -1,0 +1,212 @@
+"""Analyses of a stored population, computed once and cached under ``data/``.
+
+Every result is written to ``DIR/<profile>/<task>/analysis/<name>-<key>.npz`` where ``key`` hashes
+what produced it: the checksums of the networks' weights files and the analysis parameters. A
+rerun (a notebook executed again, the book rebuilt) loads the file instead of recomputing; a
+retrained network or a changed parameter gives a new key.
+
+- ``probe_states``: every network's hidden states ``h`` on the task's probe inputs (the LSTM's
+  ``h``, not its cell state), as (samples × units), with time steps strided so that a network
+  has at most ``max_samples`` samples.
+- ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks of the task.
+- ``fixed_points``: each network's fixed points at each static input condition, searched from
+  its probe trajectories under that condition plus noise.
+- ``transition_graphs``: flip-flop transition graphs, ordered by readout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, initial_states
+from paperlib.rnn import RNN, make_rnn, run_batch
+from paperlib.similarity import pairwise
+from paperlib.store import TaskStore, atomic_write
+from paperlib.tasks import Task
+from paperlib.topology import readout_order, transition_graph
+
+ANALYSIS_VERSION = 1  # bump when an analysis changes what it computes
+
+
+@dataclasses.dataclass
+class Population:
+    """The usable (not diverged) networks of one task at one profile."""
+
+    profile: str
+    task: Task
+    store: TaskStore
+    models: list[RNN]
+    rows: list[dict]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.asarray([r[name] for r in self.rows])
+
+    @property
+    def names(self) -> list[str]:
+        return [r["network"] for r in self.rows]
+
+    def key(self, **params) -> str:
+        """Hash of the networks' weights and ``params``: the cache key of an analysis."""
+        blob = json.dumps({"v": ANALYSIS_VERSION, "sha": [r["sha256"] for r in self.rows], **params},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def cache_path(self, name: str, **params) -> Path:
+        return self.store.path / "analysis" / f"{name}-{self.key(**params)}.npz"
+
+
+def _cached(path: Path, compute) -> dict[str, np.ndarray]:
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    result = compute()
+    buffer = io.BytesIO()
+    np.savez(buffer, **result)
+    atomic_write(path, buffer.getvalue())
+    return result
+
+
+@eqx.filter_jit
+def _run(model, inputs):
+    return run_batch(model, inputs)
+
+
+def network_states(model: RNN, inputs) -> tuple[np.ndarray, np.ndarray]:
+    """States (trials × time × state) and outputs of one network on a batch of inputs."""
+    states, outputs = _run(model, jnp.asarray(inputs, jnp.float32))
+    return np.asarray(states), np.asarray(outputs)
+
+
+def time_stride(task: Task, n_trials: int, max_samples: int) -> int:
+    return max(1, int(np.ceil(n_trials * task.n_time / max_samples)))
+
+
+def probe_states(pop: Population, max_samples: int = 2000) -> np.ndarray:
+    """Hidden states on the probe inputs, (networks × samples × units), cached."""
+    inputs = pop.task.probe_inputs()
+    stride = time_stride(pop.task, len(inputs), max_samples)
+
+    def compute():
+        reps = []
+        for model in tqdm(pop.models, desc=f"{pop.task.name} probe states", leave=False):
+            states, _ = network_states(model, inputs)
+            h = np.asarray(model.cell.hidden(jnp.asarray(states)))
+            reps.append(h[:, ::stride].reshape(-1, h.shape[-1]))
+        return {"states": np.stack(reps)}
+
+    return _cached(pop.cache_path("probe_states", max_samples=max_samples), compute)["states"]
+
+
+def distance_matrix(pop: Population, metric: str = "svcca", **kwargs) -> np.ndarray:
+    """Distances between every pair of networks on their probe states, cached."""
+    def compute():
+        return {"D": pairwise(list(probe_states(pop)), metric, progress=False, **kwargs)}
+
+    return _cached(pop.cache_path(f"distances_{metric}", **kwargs), compute)["D"]
+
+
+def fixed_points(
+    pop: Population, *, conditions: Sequence[int] | None = None, n_initial: int = 256, noise: float = 0.1,
+    options: FixedPointOptions = FixedPointOptions(),
+) -> list[list[FixedPoints]]:
+    """Each network's fixed points at each static condition (``conditions`` indexes ``static_inputs``)."""
+    static = pop.task.static_inputs()
+    conditions = list(range(len(static)) if conditions is None else conditions)
+    probe = pop.task.probe_inputs()
+    folder = pop.cache_path("fixed_points", conditions=conditions, n_initial=n_initial, noise=noise,
+                            options=dataclasses.asdict(options)).with_suffix("")
+    results = []
+    for name, model in tqdm(list(zip(pop.names, pop.models)), desc=f"{pop.task.name} fixed points", leave=False):
+        per_condition = []
+        for c in conditions:
+            path = folder / f"{name}-c{c}.npz"
+            if path.exists():
+                per_condition.append(FixedPoints.load(path))
+                continue
+            states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
+            starts = initial_states(states, n_initial, noise=noise, seed=c)
+            fps = find_fixed_points(model.step, static[c], starts, options)
+            fps.save(path)
+            per_condition.append(fps)
+        results.append(per_condition)
+    return results
+
+
+def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: int = 100) -> list[dict]:
+    """Flip-flop transition graphs (ordered by readout) with the readouts and stability, cached."""
+    out = []
+    path = pop.cache_path("graphs", n_samples=n_samples, fps=[[len(f) for f in per] for per in fps])
+    def compute():
+        arrays = {}
+        for i, (model, per) in enumerate(tqdm(list(zip(pop.models, fps)), desc="transition graphs", leave=False)):
+            f = per[0]
+            readout = np.asarray(model.readout(jnp.asarray(f.states))) if len(f) else np.zeros((0, pop.task.n_outputs))
+            order = readout_order(readout)
+            graph = transition_graph(model.step, f, n_samples=n_samples)[np.ix_(order, order)] if len(f) else np.zeros((0, 0))
+            arrays[f"graph{i}"] = graph
+            arrays[f"readout{i}"] = readout[order]
+            arrays[f"unstable{i}"] = f.n_unstable[order]
+        return arrays
+
+    arrays = _cached(path, compute)
+    for i in range(len(pop)):
+        out.append({"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"]})
+    return out
+
+
+def untrained_probe_states(
+    task: Task, architecture: str, activation: str, n_units: int, seeds: Sequence[int], max_samples: int = 2000
+) -> np.ndarray:
+    """Hidden states of freshly initialised networks on the task's probe inputs (Fig. 4's controls)."""
+    inputs = task.probe_inputs()
+    stride = time_stride(task, len(inputs), max_samples)
+    reps = []
+    for seed in seeds:
+        model = make_rnn(architecture, activation, n_units, task.n_inputs, task.n_outputs,
+                         jax.random.split(jax.random.PRNGKey(seed))[0])
+        states, _ = network_states(model, inputs)
+        h = np.asarray(model.cell.hidden(jnp.asarray(states)))
+        reps.append(h[:, ::stride].reshape(-1, h.shape[-1]))
+    return np.stack(reps)
+
+
+def output_frequencies(pop: Population) -> dict[str, np.ndarray]:
+    """Sine task: each network's dominant output frequency (Hz) on every probe cue, and its normalised MSE.
+
+    The dominant frequency is the peak of the output's spectrum over the full trial (zero-padded
+    8× for resolution); ``ok`` marks cues whose peak lies within 5% of the cued frequency.
+    """
+    task = pop.task
+    probe = task.probe_inputs()
+    cued = np.asarray(task.frequency(probe[:, 0, 0]))
+    target = np.asarray(task.target(probe))[..., 0]
+
+    def compute():
+        peaks, nmse = [], []
+        freqs = np.fft.rfftfreq(8 * task.n_time, task.dt)
+        for model in tqdm(pop.models, desc="sine outputs", leave=False):
+            _, out = network_states(model, probe)
+            y = out[..., 0] - out[..., 0].mean(axis=1, keepdims=True)
+            peaks.append(freqs[np.argmax(np.abs(np.fft.rfft(y, n=8 * task.n_time, axis=1)), axis=1)])
+            nmse.append(np.mean((out[..., 0] - target) ** 2) / target.var())
+        return {"peak": np.stack(peaks), "nmse": np.asarray(nmse)}
+
+    result = dict(_cached(pop.cache_path("output_frequencies"), compute))
+    result["cued"] = cued
+    result["ok"] = np.abs(result["peak"] - cued) / cued < 0.05
+    return result
+
