@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 
+# Compiled XLA programs are cached on disk: every process (test subprocesses, Dask workers,
+# notebook kernels, a second `make book`) reuses what an earlier one compiled.
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
+
 .PHONY: book test env lock bench clean
 
 book: $(STAMP)

@@ -1,6 +1,7 @@
 """Command line of paperlib.
 
     python -m paperlib train --task all --profile small [--data data] [--dask local | --scheduler ADDR] [--repair]
+    python -m paperlib claims --profile small [--json]
     python -m paperlib book --profile small
 
 Exit codes: 0 done; 1 the work failed (a damaged file, a failing notebook, a held lock);
@@ -34,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=None, help="workers of --dask local (default: 1 per 2 cores)")
     train.add_argument("--repair", action="store_true", help="retrain networks whose stored files are damaged")
 
+    claims = commands.add_parser("claims", help="measure the paper's claims C1-C8 on a trained population")
+    claims.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
+    claims.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
+    claims.add_argument("--json", action="store_true", help="print a JSON array of {id, claim, values, holds}")
+
     book = commands.add_parser("book", help="train or reuse the populations, execute every notebook, build the book")
     book.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
     book.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
@@ -57,7 +63,28 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers is not None and args.workers < 1:
             parser.error(f"--workers must be a positive integer, got {args.workers}")
         return _train(args)
+    if args.command == "claims":
+        return _claims(args)
     return _book(args)
+
+
+def _claims(args) -> int:
+    import json
+
+    from paperlib.claims import evaluate
+    from paperlib.store import StoreError
+
+    try:
+        results = evaluate(args.data, args.profile)
+    except StoreError as err:
+        print(f"error: {err} (train it first: python -m paperlib train --profile {args.profile})", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([c.as_dict() for c in results], indent=1, ensure_ascii=False))
+    else:
+        for c in results:
+            print(f"{c.id} {'holds' if c.holds else 'does not hold':<14} {c.claim}")
+    return 0
 
 
 def _train(args) -> int:

@@ -27,7 +27,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, initial_states
 from paperlib.rnn import RNN, make_rnn, run_batch
@@ -37,6 +37,9 @@ from paperlib.tasks import Task
 from paperlib.topology import readout_order, transition_graph
 
 ANALYSIS_VERSION = 1  # bump when an analysis changes what it computes
+# Fixed points of trained networks: slow points with q < 1e-6 (speed below ~1.4e-3 per step)
+# count, as in the paper; converged states within 0.05 of each other are one point.
+FIXED_POINT_OPTIONS = FixedPointOptions(keep_q=1e-6, tol_unique=0.05)
 
 
 @dataclasses.dataclass
@@ -121,7 +124,7 @@ def distance_matrix(pop: Population, metric: str = "svcca", **kwargs) -> np.ndar
 
 def fixed_points(
     pop: Population, *, conditions: Sequence[int] | None = None, n_initial: int = 256, noise: float = 0.1,
-    options: FixedPointOptions = FixedPointOptions(),
+    options: FixedPointOptions = FIXED_POINT_OPTIONS,
 ) -> list[list[FixedPoints]]:
     """Each network's fixed points at each static condition (``conditions`` indexes ``static_inputs``)."""
     static = pop.task.static_inputs()

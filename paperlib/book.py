@@ -8,12 +8,14 @@ without re-executing anything. A notebook that raises stops the build with its n
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
@@ -36,19 +38,35 @@ def execute_notebooks(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in tqdm(names, desc="notebooks", unit="nb"):
-        source, target = notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb"
-        if not source.is_file():
-            raise NotebookError(f"notebook {source} does not exist")
-        try:
-            papermill.execute_notebook(
-                str(source), str(target), parameters=parameters, cwd=str(notebooks_dir),
-                kernel_name="python3", progress_bar=False,
-            )
-        except papermill.PapermillExecutionError as err:
-            raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
-        written.append(target)
+    bar = tqdm(names, desc="notebooks", unit="nb")
+    with _quiet_kernels():
+        for name in bar:
+            source, target = notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb"
+            if not source.is_file():
+                raise NotebookError(f"notebook {source} does not exist")
+            try:
+                papermill.execute_notebook(
+                    str(source), str(target), parameters=parameters, cwd=str(notebooks_dir),
+                    kernel_name="python3", progress_bar=False,
+                )
+            except papermill.PapermillExecutionError as err:
+                raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
+            written.append(target)
     return written
+
+
+@contextmanager
+def _quiet_kernels():
+    """Kernels inherit ``TQDM_DISABLE``: progress bars belong in the terminal, not in the pages."""
+    saved = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = saved
 
 
 def build_book(profile: str, data_dir: Path, book_dir: Path = BOOK_DIR, names: tuple[str, ...] = NOTEBOOKS) -> Path:

@@ -257,3 +257,23 @@ def trained_vs_untrained(pop: analysis.Population) -> dict:
         "untrained relu – untrained tanh": mean("untrained relu", "untrained tanh"),
     }
     return {"D": D, "groups": groups, "means": means}
+
+
+def html_table(results: list[Claim]) -> str:
+    """The claims as an HTML table: id, claim, verdict, measured values, reading."""
+    from html import escape
+
+    def values(v, depth=0):
+        if isinstance(v, dict):
+            items = "".join(f"<li><b>{escape(str(k))}</b>: {values(x, depth + 1)}</li>" for k, x in v.items())
+            return f"<ul style='margin:0;padding-left:1em'>{items}</ul>"
+        return escape(str(_plain(v)))
+
+    rows = "".join(
+        f"<tr><td>{c.id}</td><td>{escape(c.claim)}</td>"
+        f"<td style='color:{'green' if c.holds else 'crimson'}'><b>{'holds' if c.holds else 'does not hold'}</b></td>"
+        f"<td style='font-size:85%'>{values(c.values)}</td><td>{escape(c.reading)}</td></tr>"
+        for c in results
+    )
+    head = "<tr><th>id</th><th>claim</th><th>verdict</th><th>measured</th><th>reading</th></tr>"
+    return f"<table class='claims'>{head}{rows}</table>"

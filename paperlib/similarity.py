@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 Metric = Literal["svcca", "cka", "procrustes"]
 METRICS = ("svcca", "cka", "procrustes")

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paperlib.analysis import Population
 from paperlib.profiles import Profile, WorkUnit, get_profile
@@ -31,7 +31,8 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
     plan = profile.plan(unit.task)
     models = None
     losses = []
-    for i, stage in enumerate(plan.stages):
+    stages = plan.stages_for(unit.architecture, unit.activation)
+    for i, stage in enumerate(stages):
         hp = dataclasses.replace(
             hyperparameters, learning_rate=hyperparameters.learning_rate * stage.learning_rate_scale
         )
@@ -47,10 +48,10 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
         failed = diverged[i] >= 0 or not math.isfinite(validation[i])
         rows.append(dict(
             network=name, task=unit.task, architecture=unit.architecture, activation=unit.activation,
-            units=unit.units, l2=unit.l2, seed=seed, optimizer=plan.stages[-1].config.optimizer,
+            units=unit.units, l2=unit.l2, seed=seed, optimizer=stages[-1].config.optimizer,
             learning_rate=hyperparameters.learning_rate, decay_rate=hyperparameters.decay_rate,
             momentum=hyperparameters.momentum, clip=hyperparameters.clip,
-            n_iterations=sum(s.config.n_iterations for s in plan.stages),
+            n_iterations=sum(s.config.n_iterations for s in stages),
             final_loss=float(losses.final_loss[i]), validation_loss=float(validation[i]),
             status="diverged" if failed else "ok", diverged_at=int(diverged[i]),
         ))

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from paperlib._checks import check_choice, check_int, check_number
 from paperlib.rnn import RNN, make_rnn, run_batch

@@ -10,15 +10,29 @@ import pytest
 from paperlib.book import BOOK_DIR, NotebookError, build_book, execute_notebooks
 
 
+DATA = BOOK_DIR.parent / "data"  # shared with nbval: the tiny population is trained once
+
+
 def test_the_whole_book_builds_at_tiny_scale(tmp_path):
+    from paperlib.profiles import TASK_NAMES
+    from paperlib.sweep import train
+
+    train(TASK_NAMES, "tiny", str(DATA), progress=False)
     book = tmp_path / "book"
     shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "generated"))
-    index = build_book("tiny", tmp_path / "data", book)
+    index = build_book("tiny", DATA, book)
     html = index.parent
     assert index.is_file()
     tasks = (html / "generated" / "tasks.html").read_text()
     for panel in ("1a", "2a", "3a"):
         assert panel in tasks
+    for page, panels in {"fig1_flipflop": "bcdef", "fig2_sine": "bcdef", "fig3_cdi": "bcdef", "fig4_untrained": "ab"}.items():
+        text = (html / "generated" / f"{page}.html").read_text()
+        number = page[3]
+        assert all(f"({number}{p})" in text for p in panels), page
+        assert len(re.findall(r"<img", text)) >= len(panels), page
+    claims = (html / "generated" / "claims.html").read_text()
+    assert all(f"<td>C{i}</td>" in claims for i in range(1, 9))
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', tasks)
     assert len(images) >= 3 and all((html / "generated" / src).resolve().is_file() for src in images)
     # MathJax is served from the site itself, never from a CDN

@@ -1,0 +1,55 @@
+"""Cached analyses and the claims command, on the tiny population (trained once into data/)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperlib import analysis
+from paperlib.similarity import pairwise
+from paperlib.profiles import TASK_NAMES
+from paperlib.sweep import population, train
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+
+
+@pytest.fixture(scope="module")
+def cdi():
+    train(TASK_NAMES, "tiny", str(DATA), progress=False)  # shared with the book test and nbval
+    return population(str(DATA), "tiny", "cdi")
+
+
+def test_analyses_are_cached_and_keyed_by_weights_and_parameters(cdi):
+    D = analysis.distance_matrix(cdi, "svcca")
+    path = cdi.cache_path("distances_svcca")
+    assert path.is_file()
+    stamp = path.stat().st_mtime_ns
+    np.testing.assert_array_equal(analysis.distance_matrix(cdi, "svcca"), D)
+    assert path.stat().st_mtime_ns == stamp, "a rerun reuses the cached file"
+    np.testing.assert_allclose(D, pairwise(list(analysis.probe_states(cdi)), "svcca", progress=False))
+    assert cdi.cache_path("distances_svcca", variance=0.9) != path
+    changed = analysis.Population(cdi.profile, cdi.task, cdi.store, cdi.models, [dict(r) for r in cdi.rows])
+    changed.rows[0]["sha256"] = "0" * 64  # a retrained network gives a new key
+    assert changed.cache_path("distances_svcca") != path
+
+
+def test_probe_states_are_the_hidden_states_on_the_probe_inputs(cdi):
+    states = analysis.probe_states(cdi)
+    assert states.shape[0] == len(cdi) and states.shape[2] == cdi.models[0].cell.n_units
+    full, _ = analysis.network_states(cdi.models[0], cdi.task.probe_inputs())
+    hidden = full[..., : cdi.models[0].cell.n_units]
+    stride = analysis.time_stride(cdi.task, len(full), 2000)
+    np.testing.assert_allclose(states[0], hidden[:, ::stride].reshape(-1, hidden.shape[-1]), rtol=1e-6)
+
+
+def test_claims_command_prints_json_for_every_claim(cdi):
+    result = subprocess.run([sys.executable, "-m", "paperlib", "claims", "--profile", "tiny", "--data", str(DATA),
+                             "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    claims = json.loads(result.stdout)
+    assert [c["id"] for c in claims] == [f"C{i}" for i in range(1, 9)]
+    assert all(set(c) >= {"id", "claim", "values", "holds"} and isinstance(c["holds"], bool) for c in claims)
