@@ -227,8 +227,9 @@ def find_fixed_points(
     """Fixed points of ``step`` at the static input ``x_star``, searched from ``initial_states``.
 
     ``step`` is any JAX-traceable ``(h, x) -> h'`` (an Equinox module's method is traced as data,
-    so networks of one shape share one compiled search). The initial states are split over the
-    local devices. Inputs are never modified.
+    so networks of one shape share one compiled search). ``devices`` defaults to the first local
+    device: linear solves (LAPACK calls) running at once on two host CPU devices were seen to
+    deadlock; on accelerators, pass several to split the initial states. Inputs are never modified.
     """
     h0 = np.array(initial_states, dtype=np.float32)  # a copy
     x_star = jnp.asarray(x_star, jnp.float32)
@@ -243,7 +244,7 @@ def find_fixed_points(
     if probe.shape != h0.shape[1:]:
         raise ValueError(f"step must map a state of shape {h0.shape[1:]} to the same shape, got {probe.shape}")
 
-    devices = list(devices) if devices is not None else jax.local_devices()
+    devices = list(devices) if devices is not None else jax.local_devices()[:1]
     chunks = [c for c in np.array_split(np.arange(len(h0)), len(devices)) if len(c)]
     futures = [
         _solve_on_devices(step, jax.device_put(x_star, d), jax.device_put(h0[c], d), options)
@@ -301,8 +302,8 @@ def find_fixed_points_population(
 ) -> list[FixedPoints]:
     """Fixed points of every network of a population (stacked Equinox models with a ``step`` method).
 
-    One compiled search, vmapped over the stacked parameters; the networks are split over the
-    local devices.
+    One compiled search, vmapped over the stacked parameters, on the first local device (see
+    ``find_fixed_points`` on devices).
     """
     params = eqx.filter(models, eqx.is_array)
     n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
@@ -310,7 +311,7 @@ def find_fixed_points_population(
     if h0s.ndim != 3 or len(h0s) != n_models:
         raise ValueError(f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}")
     x_star = jnp.asarray(x_star, jnp.float32)
-    devices = jax.local_devices()
+    devices = jax.local_devices()[:1]
     chunks = [c for c in np.array_split(np.arange(n_models), len(devices)) if len(c)]
     futures = []
     for c, d in zip(chunks, devices):
