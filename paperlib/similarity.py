@@ -234,21 +234,15 @@ def pairwise(
     fourth = np.array([np.sqrt(np.sum(f.s**4)) for f in fits])  # ‖XᵀX‖_F
 
     # One device: SVDs (LAPACK calls) running at once on two host CPU devices were seen to deadlock.
-    devices = jax.local_devices()[:1]
     starts = range(0, n, block)
-    jobs = [(a, b) for a in starts for b in starts if b >= a]
     results = {}
-    for first in tqdm(range(0, len(jobs), len(devices)), desc=f"{metric} blocks", disable=not progress, leave=False):
-        batch = jobs[first : first + len(devices)]
-        for (a, b), device in zip(batch, devices):
-            ua, ub = (jax.device_put(U[x : x + block], device) for x in (a, b))
-            if metric == "svcca":
-                ka, kb = (jax.device_put(kept[x : x + block], device) for x in (a, b))
-                results[a, b] = _svcca_block(ua, ub, ka, kb)
-            else:
-                sa, sb = (jax.device_put(s[x : x + block], device) for x in (a, b))
-                results[a, b] = _scaled_block(ua, sa, ub, sb)
-        jax.block_until_ready([results[job] for job in batch])
+    for a, b in tqdm([(a, b) for a in starts for b in starts if b >= a], desc=f"{metric} blocks",
+                     disable=not progress, leave=False):
+        ua, ub = U[a : a + block], U[b : b + block]
+        if metric == "svcca":
+            results[a, b] = _svcca_block(ua, ub, kept[a : a + block], kept[b : b + block])
+        else:
+            results[a, b] = _scaled_block(ua, s[a : a + block], ub, s[b : b + block])
 
     S = np.zeros((n, n))
     for (a, b), out in results.items():

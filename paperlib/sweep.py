@@ -30,7 +30,6 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
     """Train one work unit through every stage; return its manifest rows and serialised networks."""
     plan = profile.plan(unit.task)
     models = None
-    losses = []
     stages = plan.stages_for(unit.architecture, unit.activation)
     for i, stage in enumerate(stages):
         hp = dataclasses.replace(
@@ -40,7 +39,7 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
             stage.task, unit.architecture, unit.activation, unit.units, unit.seeds, hp, stage.config,
             initial=models, progress=f"{unit.name} stage {i + 1}" if progress else False,
         )
-        models, losses = result.models, result
+        models = result.models
     diverged = np.asarray(result.diverged_at)
     _, validation = evaluate(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
@@ -52,7 +51,7 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
             learning_rate=hyperparameters.learning_rate, decay_rate=hyperparameters.decay_rate,
             momentum=hyperparameters.momentum, clip=hyperparameters.clip,
             n_iterations=sum(s.config.n_iterations for s in stages),
-            final_loss=float(losses.final_loss[i]), validation_loss=float(validation[i]),
+            final_loss=float(result.final_loss[i]), validation_loss=float(validation[i]),
             status="diverged" if failed else "ok", diverged_at=int(diverged[i]),
         ))
     return rows, [serialise(result.member(i)) for i in range(len(unit.seeds))]
