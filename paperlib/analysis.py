@@ -32,7 +32,8 @@ from tqdm import tqdm
 from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, initial_states
 from paperlib.rnn import RNN, make_rnn, run_batch
 from paperlib.similarity import pairwise
-from paperlib.store import TaskStore, atomic_write
+from paperlib._io import atomic_write
+from paperlib.store import TaskStore
 from paperlib.tasks import Task
 from paperlib.topology import readout_order, transition_graph
 
@@ -151,8 +152,9 @@ def fixed_points(
 
 def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: int = 100) -> list[dict]:
     """Flip-flop transition graphs (ordered by readout) with the readouts and stability, cached."""
-    out = []
-    path = pop.cache_path("graphs", n_samples=n_samples, fps=[[len(f) for f in per] for per in fps])
+    points = hashlib.sha256(b"".join(f.states.tobytes() for per in fps for f in per)).hexdigest()
+    path = pop.cache_path("graphs", n_samples=n_samples, fixed_points=points)
+
     def compute():
         arrays = {}
         for i, (model, per) in enumerate(tqdm(list(zip(pop.models, fps)), desc="transition graphs", leave=False)):
@@ -166,9 +168,8 @@ def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: 
         return arrays
 
     arrays = _cached(path, compute)
-    for i in range(len(pop)):
-        out.append({"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"]})
-    return out
+    return [{"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"]}
+            for i in range(len(pop))]
 
 
 def untrained_probe_states(

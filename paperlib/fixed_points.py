@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
+from paperlib._io import atomic_write
 
 Step = Callable[[Array, Array], Array]
 
@@ -120,14 +120,9 @@ class FixedPoints:
 
     def save(self, path: Path | str) -> None:
         """Write to ``path`` (``.npz``) atomically."""
-        path = Path(path)
         buffer = io.BytesIO()
         np.savez(buffer, **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.replace(tmp, path)
+        atomic_write(Path(path), buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path | str) -> "FixedPoints":
@@ -311,16 +306,9 @@ def find_fixed_points_population(
     if h0s.ndim != 3 or len(h0s) != n_models:
         raise ValueError(f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}")
     x_star = jnp.asarray(x_star, jnp.float32)
-    devices = jax.local_devices()[:1]
-    chunks = [c for c in np.array_split(np.arange(n_models), len(devices)) if len(c)]
-    futures = []
-    for c, d in zip(chunks, devices):
-        part = jax.tree_util.tree_map(lambda a: jax.device_put(a[c], d) if eqx.is_array(a) else a, models)
-        futures.append((c, _solve_population(part, jax.device_put(x_star, d), jax.device_put(h0s[c], d), options)))
+    states, q, iterations = (np.asarray(a) for a in _solve_population(models, x_star, jnp.asarray(h0s), options))
     results = []
-    for c, (states, q, iterations) in futures:
-        states, q, iterations = np.asarray(states), np.asarray(q), np.asarray(iterations)
-        for j, i in enumerate(c):
-            model = jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, models)
-            results.append(_collect(model.step, x_star, h0s[i], states[j], q[j], int(iterations[j]), options))
+    for i in range(n_models):
+        model = jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, models)
+        results.append(_collect(model.step, x_star, h0s[i], states[i], q[i], int(iterations[i]), options))
     return results

@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import io
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,6 +22,7 @@ from typing import Iterator, Sequence
 import equinox as eqx
 import jax
 
+from paperlib._io import atomic_write
 from paperlib.rnn import RNN, make_rnn
 from paperlib.tasks import make_task
 
@@ -48,21 +48,6 @@ class StoreError(RuntimeError):
 def network_id(architecture: str, activation: str, units: int, l2: float, seed: int) -> str:
     """The stable name of one network of a task, used for its weights file."""
     return f"{architecture}-{activation}-n{units}-l2_{l2:.0e}-s{seed}"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a flushed temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def serialise(model: RNN) -> bytes:
