@@ -44,7 +44,7 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
     _, validation = evaluate(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
     for i, (seed, name) in enumerate(zip(unit.seeds, unit.network_ids)):
-        failed = diverged[i] >= 0 or not math.isfinite(validation[i])
+        failure = result.failures[i] or ("" if math.isfinite(validation[i]) else "nan-validation")
         rows.append(dict(
             network=name, task=unit.task, architecture=unit.architecture, activation=unit.activation,
             units=unit.units, l2=unit.l2, seed=seed, optimizer=stages[-1].config.optimizer,
@@ -52,7 +52,7 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
             momentum=hyperparameters.momentum, clip=hyperparameters.clip,
             n_iterations=sum(s.config.n_iterations for s in stages),
             final_loss=float(result.final_loss[i]), validation_loss=float(validation[i]),
-            status="diverged" if failed else "ok", diverged_at=int(diverged[i]),
+            status="diverged" if failure else "ok", diverged_at=int(diverged[i]), failure=failure,
         ))
     return rows, [serialise(result.member(i)) for i in range(len(unit.seeds))]
 
@@ -69,14 +69,17 @@ def run_search(profile: Profile, unit: WorkUnit, progress: bool = False) -> list
         progress=f"{unit.name} search" if progress else False,
     )
     _, validation = evaluate(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
-    return [
-        dict(config=unit.name, trial=i, task=unit.task, architecture=unit.architecture,
-             activation=unit.activation, units=unit.units, l2=unit.l2, seed=seed,
-             learning_rate=hp.learning_rate, decay_rate=hp.decay_rate, momentum=hp.momentum, clip=hp.clip,
-             n_iterations=config.n_iterations, validation_loss=float(validation[i]),
-             status="diverged" if result.diverged[i] or not math.isfinite(validation[i]) else "ok")
-        for i, hp in enumerate(trials)
-    ]
+    rows = []
+    for i, hp in enumerate(trials):
+        failure = result.failures[i] or ("" if math.isfinite(validation[i]) else "nan-validation")
+        rows.append(dict(
+            config=unit.name, trial=i, task=unit.task, architecture=unit.architecture,
+            activation=unit.activation, units=unit.units, l2=unit.l2, seed=seed,
+            learning_rate=hp.learning_rate, decay_rate=hp.decay_rate, momentum=hp.momentum, clip=hp.clip,
+            n_iterations=config.n_iterations, validation_loss=float(validation[i]),
+            status="diverged" if failure else "ok", diverged_at=int(result.diverged_at[i]), failure=failure,
+        ))
+    return rows
 
 
 def best_trial(search_rows: Sequence[dict], unit: WorkUnit) -> Hyperparameters:

@@ -3,7 +3,7 @@
 Parameters of the P networks are stacked along a leading axis; one training step of one
 network (``member_step``) is ``jax.vmap``-ed over that axis, ``lax.scan``-ed over
 ``steps_per_call`` iterations so Python is out of the inner loop, and the population axis is
-split over every local JAX device with ``shard_map`` (GPUs, or the host CPU devices that
+split over every local JAX device with ``pmap`` (GPUs, or the host CPU devices that
 ``import paperlib`` creates, one per core). Members never interact: each has its own
 initialisation and data stream (both from its seed), its own hyperparameters, and its own
 divergence flag, so a member that blows up is frozen and flagged while the others train on
@@ -33,6 +33,8 @@ from paperlib.rnn import RNN, make_rnn, run_batch
 from paperlib.tasks import Task
 
 Optimizer = Literal["sgd", "adam"]
+# Why a member was stopped, by the code ``member_step`` records (0: it was not).
+FAILURES = ("", "nan", "nonfinite-weights", "explosion")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +113,7 @@ class _MemberState(NamedTuple):
     opt_state: optax.OptState
     alive: Array  # bool
     diverged_at: Array  # int32, -1 while alive
+    failure: Array  # int32 index into FAILURES, 0 while alive
 
 
 @dataclasses.dataclass
@@ -118,12 +121,14 @@ class PopulationResult:
     """Trained networks (stacked along axis 0) and their training record.
 
     ``losses[i, t]`` is member i's MSE at iteration t (NaN after it diverged); ``diverged_at[i]``
-    is the iteration at which member i diverged, or -1.
+    is the iteration at which member i diverged, or -1, and ``failures[i]`` why (one of
+    ``FAILURES``: ``"nan"`` loss, ``"nonfinite-weights"``, loss ``"explosion"``; ``""`` if it did not).
     """
 
     models: RNN
     losses: np.ndarray
     diverged_at: np.ndarray
+    failures: tuple[str, ...]
     seeds: tuple[int, ...]
     hyperparameters: tuple[Hyperparameters, ...]
 
@@ -201,7 +206,8 @@ def member_step(
     """One training iteration of one network; returns the new state and this batch's MSE.
 
     A step whose loss or new parameters are not finite, or whose loss exceeds
-    ``settings.divergence_loss``, is not applied: the member is frozen and flagged instead.
+    ``settings.divergence_loss``, is not applied: the member is frozen and flagged, with the
+    iteration and the reason (an index into ``FAILURES``), instead.
     """
     inputs, targets = task.sample(jax.random.fold_in(data_key, step), settings.batch_size)
 
@@ -214,14 +220,17 @@ def member_step(
     updates, opt_state = make_optimizer(hp, settings.optimizer).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
 
-    finite = jnp.isfinite(total) & _all_finite(params)
-    ok = state.alive & finite & (data_loss < settings.divergence_loss)
+    reason = jnp.select(
+        [~jnp.isfinite(total), ~_all_finite(params), ~(data_loss < settings.divergence_loss)], [1, 2, 3], 0
+    )
+    ok = state.alive & (reason == 0)
     keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
     new_state = _MemberState(
         params=keep(params, state.params),
         opt_state=keep(opt_state, state.opt_state),
         alive=ok,
         diverged_at=jnp.where(state.alive & ~ok, step, state.diverged_at).astype(jnp.int32),
+        failure=jnp.where(state.alive & ~ok, reason, state.failure).astype(jnp.int32),
     )
     return new_state, jnp.where(state.alive, data_loss, jnp.nan)
 
@@ -305,7 +314,9 @@ def train_population(
     init = lambda p, hp: make_optimizer(hp, config.optimizer).init(p)  # noqa: E731
     opt_state = jax.vmap(jax.vmap(init))(params, hp_arrays)
     shape = (n_dev, per_device)
-    states = _MemberState(params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32))
+    states = _MemberState(
+        params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32), jnp.zeros(shape, jnp.int32)
+    )
 
     losses = []
     desc = progress if isinstance(progress, str) else f"{task.name} {architecture}-{activation}"
@@ -330,6 +341,7 @@ def train_population(
         models=eqx.combine(params, static),
         losses=np.concatenate(losses, axis=1),
         diverged_at=members(states.diverged_at),
+        failures=tuple(FAILURES[c] for c in members(states.failure)),
         seeds=tuple(seeds),
         hyperparameters=tuple(hps),
     )

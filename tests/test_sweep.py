@@ -115,6 +115,25 @@ def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
     assert len(models) == 16
 
 
+def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_path):
+    from paperlib.train import Hyperparameters
+
+    plan = TINY.plan("cdi")
+    blow_up = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6)
+    plans = (("cdi", dataclasses.replace(plan, settings=plan.settings + (("gru", blow_up),))),)
+    summary = train(["cdi"], dataclasses.replace(MINI, plans=plans), str(tmp_path), progress=False)
+    assert summary["cdi"] == {"stored": 0, "trained": 4, "diverged": 2}
+    store = TaskStore(tmp_path, "mini", "cdi")
+    for row in store.rows():
+        if row["architecture"] == "gru":
+            assert row["status"] == "diverged" and row["failure"] in ("nan", "nonfinite-weights", "explosion")
+            assert 0 <= row["diverged_at"] < 20
+        else:
+            assert (row["status"], row["failure"], row["diverged_at"]) == ("ok", "", -1)
+    models, rows = load_population(store.path)
+    assert [r["architecture"] for r in rows] == ["vanilla", "vanilla"], "diverged networks are not analysed"
+
+
 def test_dask_local_cluster_gives_the_same_networks(tmp_path):
     from dask.distributed import Client, LocalCluster
 

@@ -1,5 +1,8 @@
 """The population trainer: isolation of members, learning, devices, configuration errors."""
 
+import dataclasses
+
+import equinox as eqx
 import jax
 import numpy as np
 import pytest
@@ -21,6 +24,7 @@ def test_a_diverging_member_is_flagged_and_the_others_are_untouched():
     pop = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, BAD, GOOD], TINY, progress=False)
     assert pop.diverged.tolist() == [False, True, False]
     assert 0 <= pop.diverged_at[1] < TINY.n_iterations
+    assert pop.failures[0] == pop.failures[2] == "" and pop.failures[1] in ("nan", "nonfinite-weights", "explosion")
     assert np.isnan(pop.final_loss[1]) and np.isfinite(pop.final_loss[[0, 2]]).all()
     assert np.isnan(pop.losses[1, pop.diverged_at[1] + 1 :]).all()
     # the flagged member keeps its last finite parameters rather than NaNs
@@ -29,6 +33,21 @@ def test_a_diverging_member_is_flagged_and_the_others_are_untouched():
         alone = train_population(task, "gru", "tanh", 8, [i], GOOD, TINY, progress=False)
         assert leaves_equal(alone.member(0), pop.member(i))
         np.testing.assert_array_equal(alone.losses[0], pop.losses[i])
+
+
+def test_the_reason_for_stopping_a_member_is_recorded():
+    task = FlipFlop(n_time=20)
+    fresh = train_population(task, "gru", "tanh", 8, [0, 1], GOOD, TINY, progress=False)
+    # a member whose readout holds a NaN: its very first loss is NaN
+    poisoned = jax.tree_util.tree_map(lambda a: a, fresh.models)
+    poisoned = eqx.tree_at(lambda m: m.W_out, poisoned, poisoned.W_out.at[1, 0, 0].set(np.nan))
+    pop = train_population(task, "gru", "tanh", 8, [0, 1], GOOD, TINY, initial=poisoned, progress=False)
+    assert pop.failures == ("", "nan") and pop.diverged_at.tolist() == [-1, 0]
+    # a loss above the divergence threshold is an explosion, recorded at the iteration it happened
+    strict = dataclasses.replace(TINY, divergence_loss=0.2)
+    pop = train_population(task, "gru", "tanh", 8, [0], GOOD, strict, progress=False)
+    first = int(np.argmax(~(fresh.losses[0] < 0.2)))
+    assert pop.failures == ("explosion",) and pop.diverged_at.tolist() == [first]
 
 
 def test_tiny_population_learns_cdi():
