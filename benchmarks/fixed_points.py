@@ -1,16 +1,28 @@
-"""Fixed-point search: batched over initial states against a per-state loop, in one run.
+"""Fixed-point search: batched against a per-state loop, and end to end against fixed-point-finder.
 
-A 64-unit GRU (untrained, tanh, 3 inputs, x* = 0, seed 0) and 1,024 initial states drawn from its
-trajectories on flip-flop probe inputs plus noise: ``find_fixed_points`` on all states at once
-against the same search run on one state at a time (timed on a sample of states and scaled).
+A 64-unit GRU (tanh, 3 inputs, x* = 0, seed 0), untrained and trained on flip-flop, with 1,024
+initial states drawn from its trajectories on flip-flop probe inputs plus noise:
 
-    python benchmarks/fixed_points.py [--states 1024] [--loop-states 32] [--json]
+(a) ``find_fixed_points`` on all states at once against the same search run on one state at a
+    time (timed on a sample of states and scaled), in one run;
+(b) end to end (search, duplicates, outliers, Jacobians, eigen-decomposition) against
+    fixed-point-finder's PyTorch backend (Golub & Sussillo 2018), the tool users run today, with
+    the same ``tol_q`` and ``tol_unique`` and the same network written as a PyTorch module. It is
+    not a dependency: part (b) runs when ``torch`` is installed and the fixed-point-finder folder
+    is given (``--fpf PATH`` or ``FIXED_POINT_FINDER=PATH``), and is skipped with a note otherwise.
+    Both sets of fixed points (those with q below ``keep_q``) are matched point to point.
+
+    python benchmarks/fixed_points.py [--states 1024] [--loop-states 32] [--fpf PATH] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
+import sys
 import time
 
 import paperlib  # noqa: F401  (before jax: one host device per core)
@@ -20,43 +32,135 @@ import numpy as np
 
 from paperlib.analysis import network_states
 from paperlib.fixed_points import FixedPointOptions, find_fixed_points, initial_states
-from paperlib.rnn import make_rnn
+from paperlib.profiles import get_profile
+from paperlib.rnn import RNN, make_rnn
 from paperlib.tasks import FlipFlop
+from paperlib.train import train_population
+
+
+def gru_networks(trained_iterations: int) -> dict[str, RNN]:
+    """The benchmark's GRU, untrained and trained on flip-flop with the small profile's settings."""
+    untrained = make_rnn("gru", "tanh", 64, 3, 3, jax.random.PRNGKey(0))
+    plan = get_profile("small").plan("flipflop")
+    stage = plan.stages[0]
+    config = stage.config.__class__(**{**stage.config.__dict__, "n_iterations": trained_iterations})
+    result = train_population(stage.task, "gru", "tanh", 64, [0], plan.hyperparameters("gru", "tanh", 1e-4),
+                              config, progress=False)
+    return {"untrained": untrained, f"trained ({trained_iterations} it)": result.member(0)}
+
+
+def torch_gru(model: RNN):
+    """``model``'s GRU as the PyTorch module fixed-point-finder expects: ``(inputs, h0) -> (outputs, h_n)``."""
+    import torch
+
+    class PaperlibGRU(torch.nn.Module):
+        batch_first = True
+
+        def __init__(self):
+            super().__init__()
+            cell = model.cell
+            for name in ("W", "B", "b"):
+                self.register_parameter(name, torch.nn.Parameter(torch.tensor(np.asarray(getattr(cell, name)))))
+            self.n = cell.n_units
+
+        def forward(self, inputs, h0):  # inputs (batch, 1, m), h0 (1, batch, n)
+            x, h, n = inputs[:, 0], h0[0], self.n
+            zx = x @ self.B.T + self.b
+            u, r = torch.sigmoid(h @ self.W[: 2 * n].T + zx[:, : 2 * n]).chunk(2, dim=-1)
+            c = torch.tanh((r * h) @ self.W[2 * n :].T + zx[:, 2 * n :])
+            h_new = u * h + (1 - u) * c
+            return h_new[:, None], h_new[None]
+
+    module = PaperlibGRU()
+    h = np.random.default_rng(0).normal(size=(5, 64)).astype(np.float32)
+    x = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    ours = np.asarray(jax.vmap(model.step)(jnp.asarray(h), jnp.asarray(x)))
+    with torch.no_grad():
+        theirs = module(torch.tensor(x)[:, None], torch.tensor(h)[None])[1][0].numpy()
+    np.testing.assert_allclose(theirs, ours, atol=1e-5, err_msg="the PyTorch GRU is not the same map")
+    return module
+
+
+def match(a: np.ndarray, b: np.ndarray, tol: float) -> int:
+    """How many points of ``a`` have a point of ``b`` within ``tol`` in every coordinate."""
+    if len(a) == 0 or len(b) == 0:
+        return 0
+    return int(np.sum(np.abs(a[:, None] - b[None]).max(axis=-1).min(axis=1) < tol))
+
+
+def batched_vs_loop(model, starts, options, loop_states):
+    x = jnp.zeros(3)
+    find_fixed_points(model.step, x, starts, options)  # compile
+    start = time.perf_counter()
+    fps = find_fixed_points(model.step, x, starts, options)
+    batched = time.perf_counter() - start
+    one = jax.devices()[:1]
+    find_fixed_points(model.step, x, starts[:1], options, devices=one)  # compile
+    start = time.perf_counter()
+    for h in starts[:loop_states]:
+        find_fixed_points(model.step, x, h[None], options, devices=one)
+    loop = (time.perf_counter() - start) / loop_states * len(starts)
+    return fps, batched, loop
+
+
+def against_fpf(model, starts, options, fps, seconds, fpf_path):
+    sys.path.insert(0, fpf_path)
+    from FixedPointFinderTorch import FixedPointFinderTorch
+
+    finder = FixedPointFinderTorch(torch_gru(model), tol_q=options.tol_q, tol_unique=options.tol_unique,
+                                   verbose=False, super_verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
+        unique, _ = finder.find_fixed_points(starts, np.zeros((1, 3), np.float32))
+        theirs = time.perf_counter() - start
+    kept = unique.qstar < options.keep_q
+    points = unique.xstar[kept]
+    tol = 10 * options.tol_unique
+    return {
+        "fpf_seconds": round(theirs, 3), "paperlib_seconds": round(seconds, 3), "speedup": round(theirs / seconds, 1),
+        "fpf_iterations": int(unique.n_iters[0]) if unique.n else None, "paperlib_iterations": fps.n_iterations,
+        "fpf_points": int(kept.sum()), "paperlib_points": len(fps),
+        "fpf_found_by_paperlib": match(points, fps.states, tol), "paperlib_found_by_fpf": match(fps.states, points, tol),
+        "fpf_stable": int(np.sum(np.abs(unique.eigval_J_xstar[kept]).max(axis=1) < 1)) if kept.any() else 0,
+        "paperlib_stable": int(fps.stable.sum()),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1024)
     parser.add_argument("--loop-states", type=int, default=32, help="states timed one by one")
+    parser.add_argument("--trained-iterations", type=int, default=1500, help="flip-flop training of the second GRU")
+    parser.add_argument("--fpf", default=os.environ.get("FIXED_POINT_FINDER"), help="fixed-point-finder folder")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    task = FlipFlop()
-    model = make_rnn("gru", "tanh", 64, 3, 3, jax.random.PRNGKey(0))
-    states, _ = network_states(model, task.probe_inputs())
-    starts = initial_states(states, args.states, noise=0.5, seed=0).astype(np.float32)
+    fpf_note = None
+    if args.fpf is None:
+        fpf_note = "part (b) skipped: give --fpf PATH (or FIXED_POINT_FINDER) to compare with fixed-point-finder"
+    else:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            fpf_note = "part (b) skipped: torch is not installed"
+
     options = FixedPointOptions()
-    x = jnp.zeros(3)
-
-    find_fixed_points(model.step, x, starts, options)  # compile
-    start = time.perf_counter()
-    fps = find_fixed_points(model.step, x, starts, options)
-    batched = time.perf_counter() - start
-
-    one = jax.devices()[:1]
-    find_fixed_points(model.step, x, starts[:1], options, devices=one)  # compile
-    start = time.perf_counter()
-    for h in starts[: args.loop_states]:
-        find_fixed_points(model.step, x, h[None], options, devices=one)
-    loop = (time.perf_counter() - start) / args.loop_states * args.states
-
-    rows = [
-        {"method": "loop", "states": args.states, "seconds": round(loop, 3)},
-        {"method": "batched", "states": args.states, "seconds": round(batched, 3), "speedup": round(loop / batched, 1),
-         "fixed_points": len(fps), "iterations": fps.n_iterations, "max_q": float(f"{fps.q.max():.1e}")},
-    ]
+    task = FlipFlop()
+    rows = []
+    for name, model in gru_networks(args.trained_iterations).items():
+        states, _ = network_states(model, task.probe_inputs())
+        starts = initial_states(states, args.states, noise=0.5, seed=0).astype(np.float32)
+        fps, batched, loop = batched_vs_loop(model, starts, options, args.loop_states)
+        row = {"network": name, "states": args.states, "loop_seconds": round(loop, 3),
+               "batched_seconds": round(batched, 3), "batched_speedup": round(loop / batched, 1),
+               "fixed_points": len(fps), "iterations": fps.n_iterations, "max_q": float(f"{fps.q.max():.1e}")}
+        if fpf_note is None:
+            row.update(against_fpf(model, starts, options, fps, batched, args.fpf))
+        rows.append(row)
     for row in rows:
         print(json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items()))
+    if fpf_note:
+        print(fpf_note)
 
 
 if __name__ == "__main__":

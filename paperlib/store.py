@@ -205,8 +205,12 @@ def load_population(path: Path | str, *, status: str | None = "ok") -> tuple[lis
 def exclusive(root: Path | str, profile: str) -> Iterator[None]:
     """Hold the training lock of ``root/<profile>``; a second holder is refused with a clear message."""
     path = Path(root) / profile
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "a+") as f:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = open(path / ".lock", "a+")
+    except OSError as err:
+        raise StoreError(f"data directory {root} cannot be written: {err.strerror or err}") from None
+    with lock as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

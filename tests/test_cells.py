@@ -90,18 +90,3 @@ def test_lstm_readout_sees_h_only_and_run_matches_stepping():
         h = model.step(h, inputs[t])
         np.testing.assert_allclose(states[t], h, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(outputs[t], model.readout(h), rtol=1e-5, atol=1e-7)
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (("transformer", "tanh", 4, 2), "architecture must be one of"),
-        (("gru", "sigmoid", 4, 2), "activation must be one of"),
-        (("gru", "tanh", 0, 2), "n_units"),
-        (("gru", "tanh", -3, 2), "n_units"),
-        (("gru", "tanh", 4, 2.5), "n_inputs"),
-    ],
-)
-def test_bad_cell_arguments_are_named(args, message):
-    with pytest.raises(ValueError, match=message):
-        make_cell(*args, jax.random.PRNGKey(0))

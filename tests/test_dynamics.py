@@ -171,17 +171,3 @@ def test_fixed_points_of_networks_solve_the_fixed_point_equation():
                             - np.asarray(model.step(jnp.asarray(h - eps * e), jnp.zeros(3)))) / (2 * eps)
                            for e in np.eye(16)], axis=1)
             np.testing.assert_allclose(J, fd, atol=2e-3)
-
-
-@pytest.mark.parametrize("call, message", [
-    (lambda: find_fixed_points(bistable, jnp.zeros(3), np.full((4, 3), np.nan)), "NaN"),
-    (lambda: find_fixed_points(bistable, jnp.zeros(3), np.zeros(3)), "n_states"),
-    (lambda: find_fixed_points(lambda h, x: h[:2], jnp.zeros(3), np.zeros((4, 3))), "same shape"),
-    (lambda: FixedPointOptions(tol_q=-1.0), "tol_q"),
-    (lambda: FixedPointOptions(keep_q=1e-20), "keep_q"),
-    (lambda: FixedPointOptions(max_iters=0), "max_iters"),
-    (lambda: oscillation_frequency([1j], 0.0), "dt"),
-])
-def test_bad_dynamics_inputs_are_named(call, message):
-    with pytest.raises(ValueError, match=message):
-        call()

@@ -166,21 +166,3 @@ def test_damaged_files_are_named_and_repaired(tmp_path):
     store.manifest_path.write_text("network,task\nbroken")
     with pytest.raises(StoreError, match="manifest.csv is damaged"):
         load_population(store.path)
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["train", "--task", "mnist"], "invalid choice: 'mnist'"),
-        (["train", "--profile", "huge"], "invalid choice: 'huge'"),
-        (["train", "--workers", "0", "--dask", "local"], "--workers must be a positive integer"),
-        (["train", "--task", "cdi", "--data", "README.md"], "is a file, not a directory"),
-        (["book", "--profile", "medium"], "invalid choice: 'medium'"),
-    ],
-)
-def test_cli_bad_input_exits_2_before_any_work(args, message):
-    before = (ROOT / "README.md").read_bytes()
-    result = cli(*args)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert (ROOT / "README.md").read_bytes() == before

@@ -93,21 +93,3 @@ def test_probe_set_is_fixed_and_static_inputs_hold_conditions(name):
     if name == "cdi":
         np.testing.assert_array_equal(static[:, :2], np.eye(2))
         assert not static[:, 2:].any()
-
-
-@pytest.mark.parametrize(
-    "build, message",
-    [
-        (lambda: make_task("mnist"), "task must be one of"),
-        (lambda: FlipFlop(p_pulse=1.5), "p_pulse"),
-        (lambda: FlipFlop(n_time=0), "n_time"),
-        (lambda: SineWave(dt=-0.01), "dt"),
-        (lambda: SineWave(f_max=80.0), "Nyquist"),
-        (lambda: SineWave(f_max=0.5), "f_max"),
-        (lambda: ContextIntegration(noise_std=float("nan")), "noise_std"),
-        (lambda: FlipFlop().sample(KEY, 0), "batch"),
-    ],
-)
-def test_bad_task_parameters_are_named(build, message):
-    with pytest.raises(ValueError, match=message):
-        build()
