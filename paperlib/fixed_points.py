@@ -23,9 +23,10 @@ states that end above it are reported (count and ``q``), never returned as fixed
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import equinox as eqx
 import jax
@@ -136,25 +137,41 @@ class FixedPoints:
         return cls(**fields)
 
 
-def _solve(step: Step, x_star: Array, h0: Array, options: FixedPointOptions):
-    """Damped Newton from every row of ``h0``; returns final states and their ``q``."""
-    n = h0.shape[-1]
-    eye = jnp.eye(n, dtype=h0.dtype)
+class _Search(NamedTuple):
+    """The state of a search, one entry per lane (initial state)."""
 
-    def residual(h):
-        return step(h, x_star) - h
+    h: Array
+    q: Array
+    mu: Array  # damping
+    stall: Array  # iterations without real progress
+    done: Array
 
-    def q_of(h):
-        r = residual(h)
-        return 0.5 * jnp.dot(r, r)
+
+def _residual(step: Step, x_star: Array, h: Array) -> Array:
+    return step(h, x_star) - h
+
+
+def _q(step: Step, x_star: Array, h: Array) -> Array:
+    r = _residual(step, x_star, h)
+    return 0.5 * jnp.dot(r, r)
+
+
+def _start(step: Step, x_star: Array, h0: Array, options: FixedPointOptions) -> _Search:
+    q0 = jax.vmap(lambda h: _q(step, x_star, h))(h0)
+    m = h0.shape[0]
+    return _Search(h0, q0, jnp.full(m, options.initial_damping, h0.dtype), jnp.zeros(m, jnp.int32), q0 < options.tol_q)
+
+
+def _advance(step: Step, x_star: Array, search: _Search, options: FixedPointOptions, n_iters: Array):
+    """Up to ``n_iters`` damped Newton iterations of every lane, fewer if every lane is done."""
+    eye = jnp.eye(search.h.shape[-1], dtype=search.h.dtype)
 
     def newton(h, q, mu, stall, done):
-        r = residual(h)
-        A = jax.jacfwd(residual)(h)
-        H = A.T @ A
-        delta = jnp.linalg.solve(H + mu * eye, -(A.T @ r))
+        r = _residual(step, x_star, h)
+        A = jax.jacfwd(lambda v: _residual(step, x_star, v))(h)
+        delta = jnp.linalg.solve(A.T @ A + mu * eye, -(A.T @ r))
         h_new = h + delta
-        q_new = q_of(h_new)
+        q_new = _q(step, x_star, h_new)
         better = (q_new < q) & jnp.isfinite(q_new) & ~done
         progress = better & (q_new < q * (1.0 - 1e-3))
         h = jnp.where(better, h_new, h)
@@ -162,30 +179,66 @@ def _solve(step: Step, x_star: Array, h0: Array, options: FixedPointOptions):
         mu = jnp.where(better, mu / 3.0, mu * 2.0)
         stall = jnp.where(progress, 0, stall + 1)
         done = done | (q < options.tol_q) | (stall >= options.patience)
-        return h, q, mu, stall, done
+        return _Search(h, q, mu, stall, done)
 
     def body(carry):
-        h, q, mu, stall, done, it = carry
-        return (*jax.vmap(newton)(h, q, mu, stall, done), it + 1)
+        search, it = carry
+        return jax.vmap(newton)(*search), it + 1
 
     def cond(carry):
-        return ~jnp.all(carry[4]) & (carry[5] < options.max_iters)
+        search, it = carry
+        return ~jnp.all(search.done) & (it < n_iters)
 
-    q0 = jax.vmap(q_of)(h0)
-    m = h0.shape[0]
-    carry = (h0, q0, jnp.full(m, options.initial_damping, h0.dtype), jnp.zeros(m, jnp.int32), q0 < options.tol_q, 0)
-    h, q, *_, iterations = jax.lax.while_loop(cond, body, carry)
-    return h, q, iterations
+    return jax.lax.while_loop(cond, body, (search, jnp.int32(0)))
 
 
-@eqx.filter_jit
-def _solve_on_devices(step, x_star, h0, options):
-    return _solve(step, x_star, h0, options)
+_start_jit = eqx.filter_jit(_start)
+_advance_jit = eqx.filter_jit(_advance)
+_CHUNK = 8  # iterations between checks for lanes to drop
+_MIN_LANES = 8
+
+
+def _solve(step: Step, x_star: Array, h0: np.ndarray, options: FixedPointOptions, device) -> tuple[np.ndarray, np.ndarray, int]:
+    """Damped Newton from every row of ``h0``; returns final states, their ``q`` and the iterations run.
+
+    Every ``_CHUNK`` iterations the lanes still searching are counted; when they are at most a
+    quarter of the batch, they are moved to a batch of the next power of two (at least
+    ``_MIN_LANES``), so that a few slow searches do not keep the whole batch computing.
+    """
+    put = functools.partial(jax.device_put, device=device)
+    x_star = put(x_star)
+    states, q = h0.copy(), np.full(len(h0), np.inf, np.float32)
+    lanes = np.arange(len(h0))  # the initial state each lane holds; -1 for padding
+    search = _start_jit(step, x_star, put(h0), options)
+    iterations = 0
+    while True:
+        search, ran = _advance_jit(step, x_star, search, options, jnp.int32(min(_CHUNK, options.max_iters - iterations)))
+        iterations += int(ran)
+        h, q_lanes, done = (np.asarray(a) for a in (search.h, search.q, search.done))
+        real = lanes >= 0
+        states[lanes[real]], q[lanes[real]] = h[real], q_lanes[real]
+        active = real & ~done
+        if not active.any() or iterations >= options.max_iters:
+            return states, q, iterations
+        if 4 * active.sum() <= len(lanes) and len(lanes) > _MIN_LANES:
+            keep = np.flatnonzero(active)
+            size = max(_MIN_LANES, 1 << int(np.ceil(np.log2(len(keep)))))
+            take = np.concatenate([keep, np.full(size - len(keep), np.flatnonzero(~active)[0])])
+            lanes = np.concatenate([lanes[keep], np.full(size - len(keep), -1)])
+            search = jax.tree_util.tree_map(lambda a: put(np.asarray(a)[take]), search)
+            search = search._replace(done=put(np.arange(size) >= len(keep)) | search.done)
+
+
+def _solve_batch(step: Step, x_star: Array, h0: Array, options: FixedPointOptions):
+    """All lanes to the end in one compiled loop (the vmapped population search)."""
+    search = _start(step, x_star, h0, options)
+    search, iterations = _advance(step, x_star, search, options, jnp.int32(options.max_iters))
+    return search.h, search.q, iterations
 
 
 @eqx.filter_jit
 def _solve_population(models, x_star, h0s, options):
-    return eqx.filter_vmap(lambda m, h0: _solve(m.step, x_star, h0, options))(models, h0s)
+    return eqx.filter_vmap(lambda m, h0: _solve_batch(m.step, x_star, h0, options))(models, h0s)
 
 
 @eqx.filter_jit
@@ -217,14 +270,14 @@ def find_fixed_points(
     initial_states: Float[Array, "n state"],
     options: FixedPointOptions = FixedPointOptions(),
     *,
-    devices=None,
+    device: jax.Device | None = None,
 ) -> FixedPoints:
     """Fixed points of ``step`` at the static input ``x_star``, searched from ``initial_states``.
 
     ``step`` is any JAX-traceable ``(h, x) -> h'`` (an Equinox module's method is traced as data,
-    so networks of one shape share one compiled search). ``devices`` defaults to the first local
-    device: linear solves (LAPACK calls) running at once on two host CPU devices were seen to
-    deadlock; on accelerators, pass several to split the initial states. Inputs are never modified.
+    so networks of one shape share one compiled search). It runs on ``device`` (default: the
+    first local one; linear solves, LAPACK calls, running at once on two host CPU devices were
+    seen to deadlock). Inputs are never modified.
     """
     h0 = np.array(initial_states, dtype=np.float32)  # a copy
     x_star = jnp.asarray(x_star, jnp.float32)
@@ -239,15 +292,7 @@ def find_fixed_points(
     if probe.shape != h0.shape[1:]:
         raise ValueError(f"step must map a state of shape {h0.shape[1:]} to the same shape, got {probe.shape}")
 
-    devices = list(devices) if devices is not None else jax.local_devices()[:1]
-    chunks = [c for c in np.array_split(np.arange(len(h0)), len(devices)) if len(c)]
-    futures = [
-        _solve_on_devices(step, jax.device_put(x_star, d), jax.device_put(h0[c], d), options)
-        for c, d in zip(chunks, devices)
-    ]  # dispatched asynchronously: one search per device at once
-    states = np.concatenate([np.asarray(f[0]) for f in futures])
-    q = np.concatenate([np.asarray(f[1]) for f in futures])
-    iterations = max(int(f[2]) for f in futures)
+    states, q, iterations = _solve(step, x_star, h0, options, device or jax.local_devices()[0])
     return _collect(step, x_star, h0, states, q, iterations, options)
 
 
@@ -298,7 +343,7 @@ def find_fixed_points_population(
     """Fixed points of every network of a population (stacked Equinox models with a ``step`` method).
 
     One compiled search, vmapped over the stacked parameters, on the first local device (see
-    ``find_fixed_points`` on devices).
+    ``find_fixed_points`` on devices); every lane runs until all are done (no compaction).
     """
     params = eqx.filter(models, eqx.is_array)
     n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
