@@ -2,7 +2,8 @@
 
 ``find_fixed_points`` minimises ``q(h) = ½‖step(h, x*) − h‖²`` from many initial states at once.
 Each state takes damped Newton steps (Levenberg–Marquardt on the residual ``r = F(h) − h``
-with Jacobian ``A = ∂F/∂h − I``): ``(AᵀA + μ I) δ = −Aᵀr``, where every state has its own
+with Jacobian ``A = ∂F/∂h − I``): ``(AᵀA + μ I) δ = −Aᵀr`` (symmetric positive definite,
+solved by Cholesky; a failed factorisation gives a NaN step, refused like any other), where every state has its own
 damping ``μ`` — divided by 3 after a step that lowers ``q``, doubled (and the step refused) after
 one that does not. This is Newton's method near a fixed point (quadratic convergence, to machine
 precision in a handful of iterations) and gradient descent far from one; it finds unstable
@@ -169,7 +170,7 @@ def _advance(step: Step, x_star: Array, search: _Search, options: FixedPointOpti
     def newton(h, q, mu, stall, done):
         r = _residual(step, x_star, h)
         A = jax.jacfwd(lambda v: _residual(step, x_star, v))(h)
-        delta = jnp.linalg.solve(A.T @ A + mu * eye, -(A.T @ r))
+        delta = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(A.T @ A + mu * eye), -(A.T @ r))
         h_new = h + delta
         q_new = _q(step, x_star, h_new)
         better = (q_new < q) & jnp.isfinite(q_new) & ~done
