@@ -2,7 +2,8 @@
 
 ``DIR/<profile>/<task>/`` holds ``manifest.csv`` (one row per network: its configuration,
 hyperparameters, losses, status ("ok" or "diverged", with the iteration and the reason: "nan"
-loss, "nonfinite-weights", loss "explosion" or "nan-validation"), weights file and SHA-256) and ``weights/<network>.eqx`` (one
+loss, "nonfinite-weights", loss "explosion" or "nan-validation"), how many times it was rolled
+back at half its learning rate (``TrainConfig.retries``), weights file and SHA-256) and ``weights/<network>.eqx`` (one
 ``eqx.tree_serialise_leaves`` file per network). Every file is written to a temporary name in
 the same folder, flushed and renamed over the old one, so a crash never leaves a partial file
 under a real name; a weights file is written before the manifest row that names it, so a
@@ -32,14 +33,14 @@ SEARCH = "search.csv"
 COLUMNS = (
     "network", "task", "architecture", "activation", "units", "l2", "seed",
     "optimizer", "learning_rate", "decay_rate", "momentum", "clip", "n_iterations",
-    "final_loss", "validation_loss", "status", "diverged_at", "failure", "weights", "sha256",
+    "final_loss", "validation_loss", "status", "diverged_at", "failure", "retries", "weights", "sha256",
 )
 SEARCH_COLUMNS = (
     "config", "trial", "task", "architecture", "activation", "units", "l2", "seed",
     "learning_rate", "decay_rate", "momentum", "clip", "n_iterations", "validation_loss", "status",
     "diverged_at", "failure",
 )
-_INT = {"units", "seed", "n_iterations", "diverged_at", "trial"}
+_INT = {"units", "seed", "n_iterations", "diverged_at", "retries", "trial"}
 _FLOAT = {"l2", "learning_rate", "decay_rate", "momentum", "clip", "final_loss", "validation_loss"}
 
 

@@ -29,7 +29,9 @@ VALIDATION_SEED = 7_777_777  # the held-out batch every network is validated on
 def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters, progress: bool = False):
     """Train one work unit through every stage; return its manifest rows and serialised networks."""
     plan = profile.plan(unit.task)
-    models = None
+    n = len(unit.seeds)
+    models, retries, offset = None, np.zeros(n, int), 0
+    failures, diverged_at = [""] * n, np.full(n, -1)  # the first failure of each network, in any stage
     stages = plan.stages_for(unit.architecture, unit.activation)
     for i, stage in enumerate(stages):
         hp = dataclasses.replace(
@@ -39,20 +41,24 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
             stage.task, unit.architecture, unit.activation, unit.units, unit.seeds, hp, stage.config,
             initial=models, progress=f"{unit.name} stage {i + 1}" if progress else False,
         )
-        models = result.models
-    diverged = np.asarray(result.diverged_at)
+        models, retries = result.models, retries + result.retries
+        for j, failure in enumerate(result.failures):
+            if failure and not failures[j]:
+                failures[j], diverged_at[j] = failure, offset + int(result.diverged_at[j])
+        offset += stage.config.n_iterations
     _, validation = evaluate(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
     for i, (seed, name) in enumerate(zip(unit.seeds, unit.network_ids)):
-        failure = result.failures[i] or ("" if math.isfinite(validation[i]) else "nan-validation")
+        failure = failures[i] or ("" if math.isfinite(validation[i]) else "nan-validation")
         rows.append(dict(
             network=name, task=unit.task, architecture=unit.architecture, activation=unit.activation,
             units=unit.units, l2=unit.l2, seed=seed, optimizer=stages[-1].config.optimizer,
             learning_rate=hyperparameters.learning_rate, decay_rate=hyperparameters.decay_rate,
-            momentum=hyperparameters.momentum, clip=hyperparameters.clip,
-            n_iterations=sum(s.config.n_iterations for s in stages),
-            final_loss=float(result.final_loss[i]), validation_loss=float(validation[i]),
-            status="diverged" if failure else "ok", diverged_at=int(diverged[i]), failure=failure,
+            momentum=hyperparameters.momentum, clip=hyperparameters.clip, n_iterations=offset,
+            final_loss=float(result.final_loss[i]) if not failures[i] else math.nan,
+            validation_loss=float(validation[i]),
+            status="diverged" if failure else "ok", diverged_at=int(diverged_at[i]), failure=failure,
+            retries=int(retries[i]),
         ))
     return rows, [serialise(result.member(i)) for i in range(len(unit.seeds))]
 

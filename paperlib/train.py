@@ -61,7 +61,10 @@ class TrainConfig:
 
     ``decay_steps`` defaults to ``n_iterations``: the rate falls by ``decay_rate`` over the run.
     A member is declared diverged, frozen at its last finite parameters and flagged, when its
-    loss or parameters stop being finite or its loss exceeds ``divergence_loss``.
+    loss or parameters stop being finite or its loss exceeds ``divergence_loss``. With
+    ``retries`` > 0 (not the paper's procedure; off by default), a member that diverges is first
+    put back to where it stood at the start of that compiled call (``steps_per_call``
+    iterations earlier) with its learning rate halved, up to ``retries`` times.
     """
 
     n_iterations: int = 20_000
@@ -70,6 +73,7 @@ class TrainConfig:
     optimizer: Optimizer = "sgd"
     decay_steps: int | None = None
     divergence_loss: float = 1e4
+    retries: int = 0
 
     def __post_init__(self):
         for field in ("n_iterations", "batch_size", "steps_per_call"):
@@ -78,6 +82,7 @@ class TrainConfig:
             check_int("decay_steps", self.decay_steps)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_number("divergence_loss", self.divergence_loss, 0.0, low_open=True)
+        check_int("retries", self.retries, low=0)
 
     @property
     def step(self) -> "StepSettings":
@@ -123,12 +128,15 @@ class PopulationResult:
     ``losses[i, t]`` is member i's MSE at iteration t (NaN after it diverged); ``diverged_at[i]``
     is the iteration at which member i diverged, or -1, and ``failures[i]`` why (one of
     ``FAILURES``: ``"nan"`` loss, ``"nonfinite-weights"``, loss ``"explosion"``; ``""`` if it did not).
+    ``retries[i]`` counts member i's roll-backs (``TrainConfig.retries``), each of which halved its
+    learning rate; the losses of a rolled-back call stay as recorded.
     """
 
     models: RNN
     losses: np.ndarray
     diverged_at: np.ndarray
     failures: tuple[str, ...]
+    retries: np.ndarray
     seeds: tuple[int, ...]
     hyperparameters: tuple[Hyperparameters, ...]
 
@@ -318,14 +326,20 @@ def train_population(
         params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32), jnp.zeros(shape, jnp.int32)
     )
 
-    losses = []
+    losses, retries = [], np.zeros(shape, int)
     desc = progress if isinstance(progress, str) else f"{task.name} {architecture}-{activation}"
     with tqdm(total=config.n_iterations, desc=desc, disable=not progress, unit="it", leave=False) as bar:
         done = 0
         while done < config.n_iterations:
             n_steps = min(config.steps_per_call, config.n_iterations - done)
             program = _chunk_program(static, task, config.step, n_steps, devices, vectorise)
+            before = states
             states, chunk = program(states, hp_arrays, data_keys, jnp.int32(done))
+            if config.retries:
+                died = np.asarray(before.alive) & ~np.asarray(states.alive) & (retries < config.retries)
+                if died.any():
+                    states, hp_arrays = _roll_back(before, states, hp_arrays, jnp.asarray(died))
+                    retries += died
             chunk = np.asarray(chunk).reshape(n_dev * per_device, n_steps)[: len(seeds)]
             losses.append(chunk)
             done += n_steps
@@ -342,6 +356,7 @@ def train_population(
         losses=np.concatenate(losses, axis=1),
         diverged_at=members(states.diverged_at),
         failures=tuple(FAILURES[c] for c in members(states.failure)),
+        retries=members(retries),
         seeds=tuple(seeds),
         hyperparameters=tuple(hps),
     )
@@ -355,6 +370,16 @@ def evaluate(
     errors = eqx.filter_vmap(mse, in_axes=(0, None, None))(models, inputs, targets)
     errors = np.asarray(errors)
     return errors, errors / float(jnp.var(targets))
+
+
+def _roll_back(before: _MemberState, after: _MemberState, hp: _Hyper, mask: Array) -> tuple[_MemberState, _Hyper]:
+    """Members in ``mask`` (devices × members) go back to ``before`` with their learning rate halved."""
+
+    def pick(a, b):
+        return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b)
+
+    halved = jnp.where(mask, hp.learning_rate * 0.5, hp.learning_rate)
+    return jax.tree_util.tree_map(pick, before, after), hp._replace(learning_rate=halved)
 
 
 def _all_finite(tree) -> Array:

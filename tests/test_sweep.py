@@ -1,6 +1,7 @@
 """Profiles, store, search, resume after kill -9, Dask, and the train command's bad input."""
 
 import dataclasses
+import math
 import os
 import signal
 import subprocess
@@ -116,17 +117,21 @@ def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
 
 
 def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_path):
+    from paperlib.profiles import Stage
     from paperlib.train import Hyperparameters
 
     plan = TINY.plan("cdi")
     blow_up = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6)
-    plans = (("cdi", dataclasses.replace(plan, settings=plan.settings + (("gru", blow_up),))),)
+    # a gentle second stage must not revive (and report as fine) a network that failed in the first
+    gentle = Stage(plan.task, plan.stages[0].config, learning_rate_scale=1e-9)
+    plans = (("cdi", dataclasses.replace(plan, stages=plan.stages + (gentle,), settings=plan.settings + (("gru", blow_up),))),)
     summary = train(["cdi"], dataclasses.replace(MINI, plans=plans), str(tmp_path), progress=False)
     assert summary["cdi"] == {"stored": 0, "trained": 4, "diverged": 2}
     store = TaskStore(tmp_path, "mini", "cdi")
     for row in store.rows():
         if row["architecture"] == "gru":
             assert row["status"] == "diverged" and row["failure"] in ("nan", "nonfinite-weights", "explosion")
+            assert math.isnan(row["final_loss"]) and row["retries"] == 0
             assert 0 <= row["diverged_at"] < 20
         else:
             assert (row["status"], row["failure"], row["diverged_at"]) == ("ok", "", -1)

@@ -49,6 +49,25 @@ def test_the_reason_for_stopping_a_member_is_recorded():
     assert pop.failures == ("explosion",) and pop.diverged_at.tolist() == [first]
 
 
+def test_retries_roll_a_diverging_member_back_at_half_the_rate_and_touch_no_other():
+    task = FlipFlop(n_time=20)
+    hot = Hyperparameters(learning_rate=500.0, decay_rate=1.0, momentum=0.9, clip=100.0, l2=1e-4)
+    base = TrainConfig(n_iterations=150, steps_per_call=5, batch_size=8)
+    plain = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, hot, GOOD], base, progress=False)
+    assert plain.failures[1] != "" and plain.retries.tolist() == [0, 0, 0]
+    rescued = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, hot, GOOD],
+                               dataclasses.replace(base, retries=15), progress=False)
+    k = int(rescued.retries[1])
+    assert rescued.retries.tolist() == [0, k, 0] and 1 <= k <= 15
+    assert rescued.failures == ("", "", "") and np.isfinite(rescued.final_loss).all()
+    for i in (0, 2):  # members that never diverged are exactly those of the plain run
+        assert leaves_equal(plain.member(i), rescued.member(i))
+    # retries run out: flagged as before, after exactly that many roll-backs
+    capped = train_population(task, "gru", "tanh", 8, [0, 1], [GOOD, BAD], dataclasses.replace(base, retries=2),
+                              progress=False)
+    assert capped.retries.tolist() == [0, 2] and capped.failures[1] != ""
+
+
 def test_tiny_population_learns_cdi():
     config = TrainConfig(n_iterations=150, steps_per_call=50, batch_size=32)
     hp = Hyperparameters(learning_rate=0.05, decay_rate=0.5, momentum=0.9, clip=2.0, l2=1e-5)
