@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -44,7 +45,7 @@ def gru_networks(trained_iterations: int) -> dict[str, RNN]:
     untrained = make_rnn("gru", "tanh", 64, 3, 3, jax.random.PRNGKey(0))
     plan = get_profile("small").plan("flipflop")
     stage = plan.stages[0]
-    config = stage.config.__class__(**{**stage.config.__dict__, "n_iterations": trained_iterations})
+    config = dataclasses.replace(stage.config, n_iterations=trained_iterations)
     result = train_population(stage.task, "gru", "tanh", 64, [0], plan.hyperparameters("gru", "tanh", 1e-4),
                               config, progress=False)
     return {"untrained": untrained, f"trained ({trained_iterations} it)": result.member(0)}

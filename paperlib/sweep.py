@@ -26,6 +26,11 @@ from paperlib.train import Hyperparameters, evaluate, train_population
 VALIDATION_SEED = 7_777_777  # the held-out batch every network is validated on
 
 
+def _failure(during_training: str, validation_loss: float) -> str:
+    """Why a network failed: what training recorded, else a non-finite validation loss, else ""."""
+    return during_training or ("" if math.isfinite(validation_loss) else "nan-validation")
+
+
 def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters, progress: bool = False):
     """Train one work unit through every stage; return its manifest rows and serialised networks."""
     plan = profile.plan(unit.task)
@@ -49,7 +54,7 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
     _, validation = evaluate(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
     for i, (seed, name) in enumerate(zip(unit.seeds, unit.network_ids)):
-        failure = failures[i] or ("" if math.isfinite(validation[i]) else "nan-validation")
+        failure = _failure(failures[i], validation[i])
         rows.append(dict(
             network=name, task=unit.task, architecture=unit.architecture, activation=unit.activation,
             units=unit.units, l2=unit.l2, seed=seed, optimizer=stages[-1].config.optimizer,
@@ -77,7 +82,7 @@ def run_search(profile: Profile, unit: WorkUnit, progress: bool = False) -> list
     _, validation = evaluate(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
     for i, hp in enumerate(trials):
-        failure = result.failures[i] or ("" if math.isfinite(validation[i]) else "nan-validation")
+        failure = _failure(result.failures[i], validation[i])
         rows.append(dict(
             config=unit.name, trial=i, task=unit.task, architecture=unit.architecture,
             activation=unit.activation, units=unit.units, l2=unit.l2, seed=seed,
