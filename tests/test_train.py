@@ -38,8 +38,7 @@ def test_the_reason_for_stopping_a_member_is_recorded():
     task = FlipFlop(n_time=20)
     fresh = train_population(task, "gru", "tanh", 8, [0, 1], GOOD, TINY, progress=False)
     # a member whose readout holds a NaN: its very first loss is NaN
-    poisoned = jax.tree_util.tree_map(lambda a: a, fresh.models)
-    poisoned = eqx.tree_at(lambda m: m.W_out, poisoned, poisoned.W_out.at[1, 0, 0].set(np.nan))
+    poisoned = eqx.tree_at(lambda m: m.W_out, fresh.models, fresh.models.W_out.at[1, 0, 0].set(np.nan))
     pop = train_population(task, "gru", "tanh", 8, [0, 1], GOOD, TINY, initial=poisoned, progress=False)
     assert pop.failures == ("", "nan") and pop.diverged_at.tolist() == [-1, 0]
     # a loss above the divergence threshold is an explosion, recorded at the iteration it happened
