@@ -21,7 +21,7 @@ from paperlib.embedding import nearest_neighbour_accuracy, nearest_neighbour_cha
 from paperlib.store import TaskStore
 from paperlib.sweep import population
 from paperlib.linear import oscillation_frequency
-from paperlib.topology import central_fixed_point, matched_graph_distance, modal_count_mask
+from paperlib.topology import central_fixed_point, flipflop_memories, matched_graph_distance, modal_count_mask
 
 LOSS_THRESHOLD = 0.05  # normalised MSE (MSE / target variance) under which a network has learned
 NEAR_ONE = 0.05  # |λ − 1| below which an eigenvalue counts as "near 1" (C7)
@@ -86,6 +86,9 @@ def flipflop_topology(pop: analysis.Population) -> dict:
     graphs = analysis.transition_graphs(pop, fps)
     counts = np.array([len(g["n_unstable"]) for g in graphs])
     stable = np.array([int(np.sum(g["n_unstable"] == 0)) for g in graphs])
+    memories = [flipflop_memories(g["readout"], g["n_unstable"]) for g in graphs]
+    corners = np.array([m["corners"] for m in memories])
+    zero_memories = np.array([m["zero_memories"] for m in memories])
     modal = modal_count_mask(counts)
     n = len(graphs)
     D = np.zeros((n, n))
@@ -93,7 +96,8 @@ def flipflop_topology(pop: analysis.Population) -> dict:
         for j in range(i + 1, n):
             D[i, j] = D[j, i] = matched_graph_distance(graphs[i]["graph"], graphs[i]["readout"],
                                                        graphs[j]["graph"], graphs[j]["readout"])
-    return {"counts": counts, "stable": stable, "modal": modal, "D": D, "graphs": graphs, "fixed_points": fps}
+    return {"counts": counts, "stable": stable, "corners": corners, "zero_memories": zero_memories, "modal": modal,
+            "D": D, "graphs": graphs, "fixed_points": fps}
 
 
 def sine_linearisation(pop: analysis.Population) -> dict:
@@ -165,15 +169,24 @@ def evaluate(data: str | Path, profile: str) -> list[Claim]:
     # C4, C5: flip-flop topology is shared and does not cluster by architecture
     topo = flipflop_topology(pops["flipflop"])
     counts, stable, modal = topo["counts"], topo["stable"], topo["modal"]
+    corners, zero_memories = topo["corners"], topo["zero_memories"]
+    ff = pops["flipflop"]
+    arch = ff.column("architecture")
     claims.append(Claim(
         "C4", "flip-flop networks share one topology: 8 stable points plus saddles",
         {"modal_count": int(np.bincount(counts).argmax()), "fraction_modal": float(modal.mean()),
-         "fraction_8_stable": float(np.mean(stable == 8)), "counts": counts.tolist()},
+         "fraction_8_stable": float(np.mean(stable == 8)), "counts": counts.tolist(),
+         "fraction_8_corners_stable": float(np.mean(corners == 8)),
+         "fraction_with_zero_memories": float(np.mean(zero_memories > 0)),
+         "by_architecture": {a: {"8_corners_stable": float(np.mean(corners[arch == a] == 8)),
+                                 "mean_stable": float(stable[arch == a].mean()),
+                                 "mean_zero_memories": float(zero_memories[arch == a].mean())}
+                             for a in dict.fromkeys(arch)}},
         holds=modal.mean() >= 0.9 and np.mean(stable == 8) >= 0.9,
-        reading="the paper sets aside under 10% of networks for a non-modal count",
+        reading="the paper sets aside under 10% of networks for a non-modal count; corners: stable points with "
+                "every output near ±1; zero memories: stable points holding 0 on a channel (its target before "
+                "the first pulse)",
     ))
-    ff = pops["flipflop"]
-    arch = ff.column("architecture")
     idx = np.flatnonzero(modal)
     topo_acc = nearest_neighbour_accuracy(topo["D"][np.ix_(idx, idx)], arch[idx])
     topo_chance = nearest_neighbour_chance(arch[idx])

@@ -6,6 +6,8 @@
 - ``readout_order``: fixed points sorted lexicographically by their readout, so that graphs of
   different networks can be compared entry by entry.
 - ``modal_count_mask``: the networks whose number of fixed points is the population's mode.
+- ``flipflop_memories``: which of a flip-flop network's stable points are the 8 corner memories
+  (every output near ±1) and which hold a 0 on some channel (the target before its first pulse).
 - ``graph_distance``: the paper's Euclidean distance between two graphs of equal size.
 - ``matched_graph_distance`` (beyond the paper, which must set aside networks with a different
   number of fixed points): fixed points of the two networks are matched by readout with an
@@ -88,6 +90,25 @@ def modal_count_mask(counts) -> np.ndarray:
     counts = np.asarray(counts)
     values, freq = np.unique(counts, return_counts=True)
     return counts == values[np.argmax(freq)]
+
+
+def flipflop_memories(
+    readouts: Float[np.ndarray, "k o"], n_unstable: np.ndarray, level: float = 0.5
+) -> dict[str, int]:
+    """Count a flip-flop network's stable fixed points by what their readout holds.
+
+    ``corners``: distinct sign patterns among stable points whose every output is beyond
+    ``±level`` (2**o at most; the paper's 8 memories); ``zero_memories``: stable points with some
+    output within ``±level`` (a channel remembered as 0, as before its first pulse).
+    """
+    readouts, n_unstable = np.asarray(readouts), np.asarray(n_unstable)
+    if readouts.ndim != 2 or len(readouts) != len(n_unstable):
+        raise ValueError(f"readouts must be (k, outputs) with one n_unstable per point, got {readouts.shape} "
+                         f"and {n_unstable.shape}")
+    stable = readouts[n_unstable == 0]
+    corner = np.all(np.abs(stable) > level, axis=1)
+    patterns = {tuple(np.sign(r).astype(int)) for r in stable[corner]}
+    return {"corners": len(patterns), "zero_memories": int(np.sum(~corner))}
 
 
 def graph_distance(a, b) -> float:

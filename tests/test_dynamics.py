@@ -9,7 +9,8 @@ from scipy.optimize import brentq
 from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, find_fixed_points_population, initial_states
 from paperlib.linear import mode_truncated_response, oscillation_frequency
 from paperlib.topology import (
-    graph_distance, line_attractor_graph, matched_graph_distance, modal_count_mask, readout_order, transition_graph,
+    flipflop_memories, graph_distance, line_attractor_graph, matched_graph_distance, modal_count_mask, readout_order,
+    transition_graph,
 )
 from paperlib.train import init_population
 from paperlib.tasks import FlipFlop
@@ -140,6 +141,24 @@ def test_transition_graph_of_bistable_units(three_bits):
     assert d >= np.linalg.norm(Gs[saddle_slot]) - 1e-9 and d > 0.5
     with pytest.raises(ValueError, match="same shape"):
         graph_distance(Gs, G_small)
+
+
+def test_flipflop_memories_of_bistable_units(three_bits):
+    fps = three_bits
+    readout = fps.states / H_STAR  # outputs 0 or ±1
+    # the 8 corners are the stable points; every point holding a 0 is a saddle
+    assert flipflop_memories(readout, fps.n_unstable) == {"corners": 8, "zero_memories": 0}
+    # were the zero-holding points stable too (the 3 x 3 x 3 lattice), 19 of them would be memories of 0
+    assert flipflop_memories(readout, np.zeros(27, int)) == {"corners": 8, "zero_memories": 19}
+    # a corner found twice is one memory; a corner made unstable is none
+    corner = int(np.flatnonzero(fps.n_unstable == 0)[0])
+    doubled = np.concatenate([readout, readout[[corner]] * 1.01])
+    assert flipflop_memories(doubled, np.append(fps.n_unstable, 0))["corners"] == 8
+    unstable = fps.n_unstable.copy()
+    unstable[corner] = 1
+    assert flipflop_memories(readout, unstable)["corners"] == 7
+    with pytest.raises(ValueError, match="one n_unstable per point"):
+        flipflop_memories(readout, fps.n_unstable[:3])
 
 
 def test_matched_distance_equals_plain_distance_for_equal_orders():
