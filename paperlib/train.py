@@ -61,7 +61,9 @@ class TrainConfig:
 
     ``decay_steps`` defaults to ``n_iterations``: the rate falls by ``decay_rate`` over the run.
     A member is declared diverged, frozen at its last finite parameters and flagged, when its
-    loss or parameters stop being finite or its loss exceeds ``divergence_loss``. With
+    loss or parameters stop being finite or its loss has exceeded ``divergence_loss`` for more
+    than ``divergence_patience`` iterations in a row (0: at once; a spike that falls back within
+    the patience is trained through, as clipped steps usually bring it down). With
     ``retries`` > 0 (not the paper's procedure; off by default), a member that diverges is first
     put back to where it stood at the start of that compiled call (``steps_per_call``
     iterations earlier) with its learning rate halved, up to ``retries`` times.
@@ -73,6 +75,7 @@ class TrainConfig:
     optimizer: Optimizer = "sgd"
     decay_steps: int | None = None
     divergence_loss: float = 1e4
+    divergence_patience: int = 0
     retries: int = 0
 
     def __post_init__(self):
@@ -82,12 +85,13 @@ class TrainConfig:
             check_int("decay_steps", self.decay_steps)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_number("divergence_loss", self.divergence_loss, 0.0, low_open=True)
+        check_int("divergence_patience", self.divergence_patience, low=0)
         check_int("retries", self.retries, low=0)
 
     @property
     def step(self) -> "StepSettings":
         """The settings one training iteration depends on (what the compiled program is keyed by)."""
-        return StepSettings(self.batch_size, self.optimizer, self.divergence_loss)
+        return StepSettings(self.batch_size, self.optimizer, self.divergence_loss, self.divergence_patience)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +99,7 @@ class StepSettings:
     batch_size: int
     optimizer: Optimizer
     divergence_loss: float
+    divergence_patience: int = 0
 
 
 class _Hyper(NamedTuple):
@@ -119,6 +124,7 @@ class _MemberState(NamedTuple):
     alive: Array  # bool
     diverged_at: Array  # int32, -1 while alive
     failure: Array  # int32 index into FAILURES, 0 while alive
+    above: Array  # int32, iterations in a row with the loss above divergence_loss
 
 
 @dataclasses.dataclass
@@ -213,9 +219,10 @@ def member_step(
 ) -> tuple[_MemberState, Array]:
     """One training iteration of one network; returns the new state and this batch's MSE.
 
-    A step whose loss or new parameters are not finite, or whose loss exceeds
-    ``settings.divergence_loss``, is not applied: the member is frozen and flagged, with the
-    iteration and the reason (an index into ``FAILURES``), instead.
+    A step whose loss or new parameters are not finite, or whose loss has exceeded
+    ``settings.divergence_loss`` for more than ``settings.divergence_patience`` iterations in a
+    row, is not applied: the member is frozen and flagged, with the iteration and the reason (an
+    index into ``FAILURES``), instead.
     """
     inputs, targets = task.sample(jax.random.fold_in(data_key, step), settings.batch_size)
 
@@ -228,8 +235,9 @@ def member_step(
     updates, opt_state = make_optimizer(hp, settings.optimizer).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
 
+    above = jnp.where(data_loss < settings.divergence_loss, 0, state.above + 1).astype(jnp.int32)
     reason = jnp.select(
-        [~jnp.isfinite(total), ~_all_finite(params), ~(data_loss < settings.divergence_loss)], [1, 2, 3], 0
+        [~jnp.isfinite(total), ~_all_finite(params), above > settings.divergence_patience], [1, 2, 3], 0
     )
     ok = state.alive & (reason == 0)
     keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
@@ -239,6 +247,7 @@ def member_step(
         alive=ok,
         diverged_at=jnp.where(state.alive & ~ok, step, state.diverged_at).astype(jnp.int32),
         failure=jnp.where(state.alive & ~ok, reason, state.failure).astype(jnp.int32),
+        above=jnp.where(ok, above, state.above),
     )
     return new_state, jnp.where(state.alive, data_loss, jnp.nan)
 
@@ -323,7 +332,8 @@ def train_population(
     opt_state = jax.vmap(jax.vmap(init))(params, hp_arrays)
     shape = (n_dev, per_device)
     states = _MemberState(
-        params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32), jnp.zeros(shape, jnp.int32)
+        params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32), jnp.zeros(shape, jnp.int32),
+        jnp.zeros(shape, jnp.int32),
     )
 
     losses, retries = [], np.zeros(shape, int)

@@ -96,6 +96,8 @@ CASES = [
     ("negative iteration count", lambda d: TrainConfig(n_iterations=-5), r"n_iterations must be an integer >= 1, got -5"),
     ("unknown optimiser", lambda d: TrainConfig(optimizer="rmsprop"), r"optimizer must be one of \['sgd', 'adam'\]"),
     ("negative retries", lambda d: TrainConfig(retries=-1), r"retries must be an integer >= 0"),
+    ("negative divergence patience", lambda d: TrainConfig(divergence_patience=-2),
+     r"divergence_patience must be an integer >= 0"),
     ("zero search trials", lambda d: SearchSpace(n_trials=0), r"n_trials must be an integer >= 1"),
     ("pulse probability above 1", lambda d: FlipFlop(p_pulse=1.5), r"p_pulse"),
     ("zero time steps", lambda d: FlipFlop(n_time=0), r"n_time"),

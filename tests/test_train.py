@@ -48,6 +48,35 @@ def test_the_reason_for_stopping_a_member_is_recorded():
     assert pop.failures == ("explosion",) and pop.diverged_at.tolist() == [first]
 
 
+def test_divergence_patience_trains_through_spikes_shorter_than_it():
+    task = FlipFlop(n_time=20)
+    fresh = train_population(task, "gru", "tanh", 8, [0], GOOD, TINY, progress=False)
+    losses = fresh.losses[0]
+    threshold = float(np.median(losses))  # the loss crosses it back and forth
+
+    def expected(patience):  # first iteration ending a run above the threshold longer than the patience
+        run = 0
+        for t, value in enumerate(losses):
+            run = 0 if value < threshold else run + 1
+            if run > patience:
+                return t
+        return -1
+
+    outcomes = set()
+    for patience in (0, 1, 2, 3, 5, 30):
+        config = dataclasses.replace(TINY, divergence_loss=threshold, divergence_patience=patience)
+        pop = train_population(task, "gru", "tanh", 8, [0], GOOD, config, progress=False)
+        t = expected(patience)
+        outcomes.add(t)
+        assert pop.diverged_at.tolist() == [t], patience
+        if t < 0:  # never stopped: exactly the unconstrained run
+            assert pop.failures == ("",) and leaves_equal(pop.models, fresh.models)
+        else:
+            assert pop.failures == ("explosion",)
+            np.testing.assert_array_equal(pop.losses[0, : t + 1], losses[: t + 1])
+    assert len(outcomes) >= 3 and -1 in outcomes  # the patience made a difference, up to no stop at all
+
+
 def test_retries_roll_a_diverging_member_back_at_half_the_rate_and_touch_no_other():
     task = FlipFlop(n_time=20)
     hot = Hyperparameters(learning_rate=500.0, decay_rate=1.0, momentum=0.9, clip=100.0, l2=1e-4)
