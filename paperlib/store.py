@@ -40,6 +40,9 @@ SEARCH_COLUMNS = (
     "learning_rate", "decay_rate", "momentum", "clip", "n_iterations", "validation_loss", "status",
     "diverged_at", "failure",
 )
+# Columns added after tables were first written, with the value an older table's rows get: such a
+# table is read as if it had them, and written back with them.
+_ADDED = {"failure": "", "retries": "0"}
 _INT = {"units", "seed", "n_iterations", "diverged_at", "retries", "trial"}
 _FLOAT = {"l2", "learning_rate", "decay_rate", "momentum", "clip", "final_loss", "validation_loss"}
 
@@ -70,9 +73,11 @@ def read_table(path: Path, columns: Sequence[str]) -> list[dict]:
     try:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
-            if tuple(reader.fieldnames or ()) != tuple(columns):
+            found = tuple(reader.fieldnames or ())
+            missing = {c: _ADDED[c] for c in columns if c not in found and c in _ADDED}
+            if found != tuple(c for c in columns if c not in missing):
                 raise ValueError(f"columns {reader.fieldnames} are not {list(columns)}")
-            return [_typed(row) for row in reader]
+            return [_typed({**row, **missing}) for row in reader]
     except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as err:
         raise StoreError(f"{path} is damaged: {err}") from None
 

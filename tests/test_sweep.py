@@ -171,3 +171,22 @@ def test_damaged_files_are_named_and_repaired(tmp_path):
     store.manifest_path.write_text("network,task\nbroken")
     with pytest.raises(StoreError, match="manifest.csv is damaged"):
         load_population(store.path)
+
+
+def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_path):
+    train(["cdi"], MINI, str(tmp_path), progress=False)
+    store = TaskStore(tmp_path, "mini", "cdi")
+    rows = store.rows()
+    lines = store.manifest_path.read_text().splitlines()
+    header = lines[0].split(",")
+    drop = [header.index("failure"), header.index("retries")]
+    old = "\n".join(",".join(v for k, v in enumerate(line.split(",")) if k not in drop) for line in lines) + "\n"
+    store.manifest_path.write_text(old)
+    assert store.rows() == [{**r, "failure": "", "retries": 0} for r in rows]
+    assert len(load_population(store.path)[0]) == len(rows)
+    # a rerun finds every network there: nothing is retrained
+    assert train(["cdi"], MINI, str(tmp_path), progress=False)["cdi"]["trained"] == 0
+    # any other difference in the columns is still damage
+    store.manifest_path.write_text(old.replace("validation_loss", "val_loss", 1))
+    with pytest.raises(StoreError, match="manifest.csv is damaged"):
+        store.rows()
