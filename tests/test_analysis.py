@@ -53,3 +53,10 @@ def test_claims_command_prints_json_for_every_claim(cdi):
     claims = json.loads(result.stdout)
     assert [c["id"] for c in claims] == [f"C{i}" for i in range(1, 9)]
     assert all(set(c) >= {"id", "claim", "values", "holds"} and isinstance(c["holds"], bool) for c in claims)
+    c4 = claims[3]["values"]
+    # every network's stable points split into at most 8 corner memories and zero memories
+    for arch, v in c4["by_architecture"].items():
+        assert arch in ("vanilla", "ugrnn", "gru", "lstm")
+        assert 0 <= v["8_corners_stable"] <= 1 and v["mean_zero_memories"] <= v["mean_stable"]
+    assert 0 <= c4["fraction_8_corners_stable"] <= 1
+    assert len(c4["counts"]) == claims[0]["values"]["retained"]["flipflop"]
