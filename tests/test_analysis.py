@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from paperlib import analysis
+from paperlib.claims import caveats
 from paperlib.similarity import pairwise
 from paperlib.profiles import TASK_NAMES
 from paperlib.sweep import population, train
@@ -60,3 +61,6 @@ def test_claims_command_prints_json_for_every_claim(cdi):
         assert 0 <= v["8_corners_stable"] <= 1 and v["mean_zero_memories"] <= v["mean_stable"]
     assert 0 <= c4["fraction_8_corners_stable"] <= 1
     assert len(c4["counts"]) == claims[0]["values"]["retained"]["flipflop"]
+    # a reduced profile states, per claim, how it departs from the paper; the paper profile does not
+    assert all(c["caveat"] for c in claims) and "20 steps of a 30-step trial" in claims[3]["caveat"]
+    assert caveats("paper") == {}
