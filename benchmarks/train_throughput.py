@@ -48,8 +48,7 @@ def loop_rate(config: TrainConfig) -> float:
     models, keys = init_population(TASK, *SHAPE, [0])
     params, static = eqx.partition(jax.tree_util.tree_map(lambda a: a[0], models), eqx.is_array)
     hp = jax.tree_util.tree_map(lambda a: a[0], _Hyper.stack([HP], config.n_iterations))
-    state = _MemberState(params, make_optimizer(hp, config.optimizer).init(params), jnp.bool_(True), jnp.int32(-1), jnp.int32(0),
-                         jnp.int32(0))
+    state = _MemberState.fresh(params, make_optimizer(hp, config.optimizer).init(params))
     step = jax.jit(member_step, static_argnums=(4, 5, 6))
     args = (hp, keys[0], static, TASK, config.step)
     jax.block_until_ready(step(state, jnp.int32(0), *args))  # compile

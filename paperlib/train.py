@@ -126,6 +126,12 @@ class _MemberState(NamedTuple):
     failure: Array  # int32 index into FAILURES, 0 while alive
     above: Array  # int32, iterations in a row with the loss above divergence_loss
 
+    @classmethod
+    def fresh(cls, params: RNN, opt_state: optax.OptState, shape: tuple[int, ...] = ()) -> "_MemberState":
+        """Members (of ``shape``) that have not trained yet: alive, no failure, no loss above the threshold."""
+        zeros = jnp.zeros(shape, jnp.int32)
+        return cls(params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32), zeros, zeros)
+
 
 @dataclasses.dataclass
 class PopulationResult:
@@ -331,10 +337,7 @@ def train_population(
     init = lambda p, hp: make_optimizer(hp, config.optimizer).init(p)  # noqa: E731
     opt_state = jax.vmap(jax.vmap(init))(params, hp_arrays)
     shape = (n_dev, per_device)
-    states = _MemberState(
-        params, opt_state, jnp.ones(shape, bool), jnp.full(shape, -1, jnp.int32), jnp.zeros(shape, jnp.int32),
-        jnp.zeros(shape, jnp.int32),
-    )
+    states = _MemberState.fresh(params, opt_state, shape)
 
     losses, retries = [], np.zeros(shape, int)
     desc = progress if isinstance(progress, str) else f"{task.name} {architecture}-{activation}"
