@@ -174,18 +174,21 @@ def _svcca_block(Ua, Ub):
     return jnp.sum(jnp.linalg.svd(C, compute_uv=False), axis=-1)
 
 
+def _cross(Ua, sa, Ub, sb):
+    """``X_aᵀ X_b`` for every pair of a block, from ``X = U diag(s)``."""
+    return jnp.einsum("isk,jsl->ijkl", Ua * sa[:, None, :], Ub * sb[:, None, :])
+
+
 @jax.jit
 def _cka_block(Ua, sa, Ub, sb):
-    """``‖X_aᵀ X_b‖_F²`` for every pair of a block, from ``X = U diag(s)`` (no SVD needed)."""
-    M = jnp.einsum("isk,jsl->ijkl", Ua * sa[:, None, :], Ub * sb[:, None, :])
-    return jnp.sum(M**2, axis=(-2, -1))
+    """``‖X_aᵀ X_b‖_F²`` for every pair of a block (no SVD needed)."""
+    return jnp.sum(_cross(Ua, sa, Ub, sb) ** 2, axis=(-2, -1))
 
 
 @jax.jit
 def _procrustes_block(Ua, sa, Ub, sb):
-    """``‖X_aᵀ X_b‖_*`` for every pair of a block, from ``X = U diag(s)``."""
-    M = jnp.einsum("isk,jsl->ijkl", Ua * sa[:, None, :], Ub * sb[:, None, :])
-    return jnp.sum(jnp.linalg.svd(M, compute_uv=False), axis=-1)
+    """``‖X_aᵀ X_b‖_*`` for every pair of a block."""
+    return jnp.sum(jnp.linalg.svd(_cross(Ua, sa, Ub, sb), compute_uv=False), axis=-1)
 
 
 def _fit_all(reps: Sequence[np.ndarray], progress: bool) -> list[Fitted]:
