@@ -113,24 +113,32 @@ def cluster_scores(D: np.ndarray, pop: analysis.Population) -> dict:
     return out
 
 
-def flipflop_topology(pop: analysis.Population) -> dict:
-    """Fixed-point counts, stable counts and topology distances of the flip-flop networks."""
+def flipflop_fixed_point_counts(pop: analysis.Population) -> dict:
+    """Per flip-flop network: fixed points, stable points, stable corner memories and zero memories."""
     fps = analysis.fixed_points(pop)
     graphs = analysis.transition_graphs(pop, fps)
-    counts = np.array([len(g["n_unstable"]) for g in graphs])
-    stable = np.array([int(np.sum(g["n_unstable"] == 0)) for g in graphs])
     memories = [flipflop_memories(g["readout"], g["n_unstable"]) for g in graphs]
-    corners = np.array([m["corners"] for m in memories])
-    zero_memories = np.array([m["zero_memories"] for m in memories])
-    modal = modal_count_mask(counts)
+    return {
+        "counts": np.array([len(g["n_unstable"]) for g in graphs]),
+        "stable": np.array([int(np.sum(g["n_unstable"] == 0)) for g in graphs]),
+        "corners": np.array([m["corners"] for m in memories]),
+        "zero_memories": np.array([m["zero_memories"] for m in memories]),
+        "graphs": graphs,
+        "fixed_points": fps,
+    }
+
+
+def flipflop_topology(pop: analysis.Population) -> dict:
+    """``flipflop_fixed_point_counts`` with the modal-count mask and the topology distances."""
+    topo = flipflop_fixed_point_counts(pop)
+    graphs = topo["graphs"]
     n = len(graphs)
     D = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):
             D[i, j] = D[j, i] = matched_graph_distance(graphs[i]["graph"], graphs[i]["readout"],
                                                        graphs[j]["graph"], graphs[j]["readout"])
-    return {"counts": counts, "stable": stable, "corners": corners, "zero_memories": zero_memories, "modal": modal,
-            "D": D, "graphs": graphs, "fixed_points": fps}
+    return {**topo, "modal": modal_count_mask(topo["counts"]), "D": D}
 
 
 def sine_linearisation(pop: analysis.Population) -> dict:
