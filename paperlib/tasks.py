@@ -72,9 +72,11 @@ class Task:
 class FlipFlop(Task):
     """3-bit flip-flop (Sussillo & Barak 2013).
 
-    Each input channel is 0 or a ±1 pulse (probability ``p_pulse`` per channel per step, sign
-    equally likely); output channel k holds the sign of the last pulse on input k, 0 before the
-    first. Defaults are the paper's: 3 bits, 100 steps, pulse probability 0.05.
+    Every channel gets a ±1 pulse (random sign) at t = 0, as the flip-flop generator of the
+    paper's authors does (fixed-point-finder's ``FlipFlopData``), so that every output is defined
+    from the first step; later, each channel is 0 or a ±1 pulse (probability ``p_pulse`` per
+    channel per step, sign equally likely). Output channel k holds the sign of the last pulse on
+    input k: never 0. Defaults are the paper's: 3 bits, 100 steps, pulse probability 0.05.
     """
 
     n_bits: int = 3
@@ -99,7 +101,7 @@ class FlipFlop(Task):
     def _inputs(self, key, batch):
         k_when, k_sign = jax.random.split(key)
         shape = (batch, self.n_time, self.n_bits)
-        pulse = jax.random.bernoulli(k_when, self.p_pulse, shape)
+        pulse = jax.random.bernoulli(k_when, self.p_pulse, shape).at[:, 0].set(True)
         sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, shape), 1.0, -1.0)
         return jnp.where(pulse, sign, 0.0)
 

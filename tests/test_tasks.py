@@ -14,10 +14,21 @@ def test_flipflop_pulse_rate_and_signs():
     inputs = np.asarray(inputs)
     assert inputs.shape == (512, 100, 3)
     assert set(np.unique(inputs)) == {-1.0, 0.0, 1.0}
-    rate = np.mean(inputs != 0)  # 153,600 draws: standard error 0.00056
+    # SPEC §2: every channel of every trial pulses at t = 0, with a random sign
+    assert np.all(np.abs(inputs[:, 0]) == 1.0)
+    assert abs(np.mean(inputs[:, 0] > 0) - 0.5) < 0.05  # 1,536 signs: standard error 0.013
+    rate = np.mean(inputs[:, 1:] != 0)  # 152,064 later draws: standard error 0.00056
     assert abs(rate - 0.05) < 0.003
     pulses = inputs[inputs != 0]
     assert abs(np.mean(pulses > 0) - 0.5) < 0.03
+
+
+def test_flipflop_target_is_never_zero():
+    for p_pulse in (0.0, 0.05):  # even with no later pulse, the t = 0 pulse defines every output
+        inputs, targets = FlipFlop(p_pulse=p_pulse).sample(KEY, 256)
+        assert np.all(np.abs(np.asarray(targets)) == 1.0)
+    probe = FlipFlop().probe_inputs()
+    assert np.all(np.abs(probe[:, 0]) == 1.0) and np.all(np.abs(np.asarray(FlipFlop().target(probe))) == 1.0)
 
 
 def test_flipflop_target_holds_the_last_pulse():
@@ -26,13 +37,13 @@ def test_flipflop_target_holds_the_last_pulse():
     expected = np.zeros_like(inputs)
     for b in range(inputs.shape[0]):
         for k in range(inputs.shape[2]):
-            held = 0.0  # zero before the first pulse
+            held = None  # defined from t = 0 on, where every channel pulses
             for t in range(inputs.shape[1]):
                 if inputs[b, t, k] != 0:
                     held = inputs[b, t, k]
                 expected[b, t, k] = held
     np.testing.assert_array_equal(targets, expected)
-    assert (targets[:, 0] == inputs[:, 0]).all()
+    assert (targets[:, 0] == inputs[:, 0]).all() and (targets[:, 0] != 0).all()
 
 
 def test_sine_target_oscillates_at_the_cued_frequency():
