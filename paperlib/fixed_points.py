@@ -9,7 +9,20 @@ one that does not. This is Newton's method near a fixed point (quadratic converg
 precision in a handful of iterations) and gradient descent far from one; it finds unstable
 fixed points (saddles) as readily as stable ones, and ends in local minima of ``q`` (slow
 points) where no fixed point is near. The search stops for a state when ``q < tol_q`` or when ``q``
-has stopped improving, and for all of them together as soon as every state has stopped.
+has stopped improving (a local minimum of ``q``: the state has *converged*), and for all of them
+together as soon as every state has stopped. A state still improving at ``max_iters`` has not
+converged (gated cells with saturated gates have plateaus on which every state is slow and ``q``
+keeps falling): it is reported, never returned as a point.
+
+Saddles lie between the stable points, where trajectories rarely pass. With
+``FixedPointOptions.n_between > 0`` a second round is searched from states seeded between the
+stable points of the first (means of pairs, of fours and of all of them, plus small noise), and
+both rounds are merged. Searches and linearisations run in float64 by default (``x64``): float32
+rounding of a saturated gate puts eigenvalues at 1 ± 1e-7 and stops Newton short of ``tol_q``.
+Unstable dimensions are the eigenvalues with ``|λ| > 1 + stability_tol``.
+
+``slow_points`` samples an approximate line attractor instead, where Newton's method would
+collapse a leaky line to its one exact fixed point: see its docstring.
 
 Defaults, against fixed-point-finder (Golub & Sussillo 2018: Adam with an adaptive rate,
 ``tol_q = 1e-12``, up to 5,000 iterations, ``tol_unique = 1e-3``, outliers beyond 10× the mean
@@ -23,6 +36,7 @@ states that end above it are reported (count and ``q``), never returned as fixed
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import io
@@ -51,8 +65,20 @@ class FixedPointOptions:
     tol_unique: float = 1e-3
     outlier_scale: float = 10.0
     initial_damping: float = 1e-3
+    stability_tol: float = 1e-3
+    n_between: int = 0
+    between_noise: float = 0.01
+    x64: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.x64, bool):
+            raise ValueError(f"x64 must be True or False, got {self.x64!r}")
+        for name in ("stability_tol", "between_noise"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if isinstance(self.n_between, bool) or not isinstance(self.n_between, int) or self.n_between < 0:
+            raise ValueError(f"n_between must be a non-negative integer, got {self.n_between!r}")
         for name in ("tol_q", "keep_q", "tol_unique", "outlier_scale", "initial_damping"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
@@ -71,9 +97,10 @@ class FixedPoints:
 
     ``states`` (K, N); ``q`` (K,); ``jacobians`` (K, N, N) = ∂F/∂h; ``eigenvalues`` (K, N), complex,
     sorted by |λ| descending; ``right_eigenvectors`` (K, N, N) as columns; ``left_eigenvectors``
-    (K, N, N) as rows, with ``L R = I``; ``n_unstable`` (K,) = number of |λ| > 1. ``n_initial``
-    states were searched from; ``unconverged_q`` holds the final ``q`` of those that did not reach
-    ``keep_q`` (they are not fixed points).
+    (K, N, N) as rows, with ``L R = I``; ``n_unstable`` (K,) = number of |λ| > 1 + ``stability_tol``.
+    ``n_initial`` states were searched from (both rounds); ``unconverged_q`` holds the final ``q``
+    of those that are not points (not converged, or converged above ``keep_q``); ``n_capped`` of
+    them were still improving at the iteration cap (a plateau, not a point).
     """
 
     states: np.ndarray
@@ -87,6 +114,7 @@ class FixedPoints:
     n_initial: int = 0
     unconverged_q: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     n_iterations: int = 0
+    n_capped: int = 0
 
     _PER_POINT = ("states", "q", "jacobians", "eigenvalues", "right_eigenvectors", "left_eigenvectors", "n_unstable")
 
@@ -106,13 +134,22 @@ class FixedPoints:
     def stable(self) -> np.ndarray:
         return self.n_unstable == 0
 
+    @property
+    def speed(self) -> np.ndarray:
+        """‖F(h) − h‖ at each point: √(2q)."""
+        return np.sqrt(2.0 * np.asarray(self.q, np.float64))
+
+    def slower_than(self, max_speed: float) -> "FixedPoints":
+        """The points whose speed ‖F(h) − h‖ is at most ``max_speed``."""
+        return self[np.flatnonzero(self.speed <= max_speed)]
+
     def summary(self) -> str:
         counts = np.bincount(self.n_unstable.astype(int), minlength=1) if len(self) else np.zeros(1, int)
         kinds = ", ".join(f"{c} with {k} unstable" for k, c in enumerate(counts) if c)
         lines = [
             f"{len(self)} fixed points from {self.n_initial} initial states ({kinds or 'none'})",
             (f"q: max {self.q.max():.1e}" if len(self) else "q: -") + f"; {self.n_iterations} iterations",
-            f"{self.n_unconverged} states did not converge"
+            f"{self.n_unconverged} states are not points ({self.n_capped} still improving at the iteration cap)"
             + (f" (q from {self.unconverged_q.min():.1e} to {self.unconverged_q.max():.1e})" if self.n_unconverged else ""),
         ]
         return "\n".join(lines)
@@ -130,11 +167,13 @@ class FixedPoints:
     def load(cls, path: Path | str) -> "FixedPoints":
         try:
             with np.load(path) as data:
-                fields = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+                fields = {f.name: data[f.name] for f in dataclasses.fields(cls)
+                          if f.name in data.files or f.default is dataclasses.MISSING}
         except (OSError, KeyError, ValueError) as err:
             raise ValueError(f"{path} is not a readable FixedPoints file: {err}") from None
-        fields["n_initial"] = int(fields["n_initial"])
-        fields["n_iterations"] = int(fields["n_iterations"])
+        for name in ("n_initial", "n_iterations", "n_capped"):
+            if name in fields:
+                fields[name] = int(fields[name])
         return cls(**fields)
 
 
@@ -199,8 +238,9 @@ _CHUNK = 8  # iterations between checks for lanes to drop
 _MIN_LANES = 8
 
 
-def _solve(step: Step, x_star: Array, h0: np.ndarray, options: FixedPointOptions, device) -> tuple[np.ndarray, np.ndarray, int]:
-    """Damped Newton from every row of ``h0``; returns final states, their ``q`` and the iterations run.
+def _solve(step: Step, x_star: Array, h0: np.ndarray, options: FixedPointOptions, device):
+    """Damped Newton from every row of ``h0``; returns final states, their ``q``, whether each
+    converged (stopped before the cap) and the iterations run.
 
     Every ``_CHUNK`` iterations the lanes still searching are counted; when they are at most a
     quarter of the batch, they are moved to a batch of the next power of two (at least
@@ -208,7 +248,8 @@ def _solve(step: Step, x_star: Array, h0: np.ndarray, options: FixedPointOptions
     """
     put = functools.partial(jax.device_put, device=device)
     x_star = put(x_star)
-    states, q = h0.copy(), np.full(len(h0), np.inf, np.float32)
+    states, q = h0.copy(), np.full(len(h0), np.inf)
+    converged = np.zeros(len(h0), bool)
     lanes = np.arange(len(h0))  # the initial state each lane holds; -1 for padding
     search = _start_jit(step, x_star, put(h0), options)
     iterations = 0
@@ -217,10 +258,10 @@ def _solve(step: Step, x_star: Array, h0: np.ndarray, options: FixedPointOptions
         iterations += int(ran)
         h, q_lanes, done = (np.asarray(a) for a in (search.h, search.q, search.done))
         real = lanes >= 0
-        states[lanes[real]], q[lanes[real]] = h[real], q_lanes[real]
+        states[lanes[real]], q[lanes[real]], converged[lanes[real]] = h[real], q_lanes[real], done[real]
         active = real & ~done
         if not active.any() or iterations >= options.max_iters:
-            return states, q, iterations
+            return states, q, converged, iterations
         if 4 * active.sum() <= len(lanes) and len(lanes) > _MIN_LANES:
             keep = np.flatnonzero(active)
             size = max(_MIN_LANES, 1 << int(np.ceil(np.log2(len(keep)))))
@@ -234,7 +275,7 @@ def _solve_batch(step: Step, x_star: Array, h0: Array, options: FixedPointOption
     """All lanes to the end in one compiled loop (the vmapped population search)."""
     search = _start(step, x_star, h0, options)
     search, iterations = _advance(step, x_star, search, options, jnp.int32(options.max_iters))
-    return search.h, search.q, iterations
+    return search.h, search.q, search.done, iterations
 
 
 @eqx.filter_jit
@@ -265,6 +306,32 @@ def _unique(states: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
     return np.asarray(kept, int)
 
 
+def _precision(options: FixedPointOptions):
+    """The dtype and the JAX precision context a search runs in."""
+    return (np.float64, jax.enable_x64(True)) if options.x64 else (np.float32, contextlib.nullcontext())
+
+
+def _cast(step: Step, dtype) -> Step:
+    """``step`` with its floating-point arrays (an Equinox module's weights) cast to ``dtype``."""
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, step)
+
+
+def _check(step: Step, x_star, initial_states, dtype) -> tuple[np.ndarray, Array]:
+    h0 = np.array(initial_states, dtype=dtype)  # a copy
+    x_star = jnp.asarray(x_star, dtype)
+    if h0.ndim != 2 or h0.shape[0] < 1:
+        raise ValueError(f"initial_states must be (n_states × state_size) with n_states >= 1, got {h0.shape}")
+    if not np.isfinite(h0).all():
+        raise ValueError("initial_states contain NaN or infinite values")
+    try:
+        probe = jax.eval_shape(step, jax.ShapeDtypeStruct(h0.shape[1:], dtype), x_star)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"step(h, x_star) fails for h of shape {h0.shape[1:]} and x_star of shape {x_star.shape}: {err}") from None
+    if probe.shape != h0.shape[1:]:
+        raise ValueError(f"step must map a state of shape {h0.shape[1:]} to the same shape, got {probe.shape}")
+    return h0, x_star
+
+
 def find_fixed_points(
     step: Step,
     x_star: Float[Array, " m"],
@@ -278,38 +345,68 @@ def find_fixed_points(
     ``step`` is any JAX-traceable ``(h, x) -> h'`` (an Equinox module's method is traced as data,
     so networks of one shape share one compiled search). It runs on ``device`` (default: the
     first local one; linear solves, LAPACK calls, running at once on two host CPU devices were
-    seen to deadlock). Inputs are never modified.
+    seen to deadlock). With ``options.n_between`` a second round starts between the stable points
+    of the first (see the module docstring). Inputs are never modified.
     """
-    h0 = np.array(initial_states, dtype=np.float32)  # a copy
-    x_star = jnp.asarray(x_star, jnp.float32)
-    if h0.ndim != 2 or h0.shape[0] < 1:
-        raise ValueError(f"initial_states must be (n_states × state_size) with n_states >= 1, got {h0.shape}")
-    if not np.isfinite(h0).all():
-        raise ValueError("initial_states contain NaN or infinite values")
-    try:
-        probe = jax.eval_shape(step, jax.ShapeDtypeStruct(h0.shape[1:], jnp.float32), x_star)
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(f"step(h, x_star) fails for h of shape {h0.shape[1:]} and x_star of shape {x_star.shape}: {err}") from None
-    if probe.shape != h0.shape[1:]:
-        raise ValueError(f"step must map a state of shape {h0.shape[1:]} to the same shape, got {probe.shape}")
+    dtype, precision = _precision(options)
+    device = device or jax.local_devices()[0]
+    with precision:
+        step = _cast(step, dtype)
+        h0, x_star = _check(step, x_star, initial_states, dtype)
+        states, q, converged, iterations = _solve(step, x_star, h0, options, device)
+        first = _collect(step, x_star, h0, states, q, converged, iterations, options)
+        seeds = between_stable_points(first, options.n_between, noise=options.between_noise * _spread(h0))
+        if len(seeds) == 0:
+            return first
+        more = _solve(step, x_star, seeds.astype(dtype), options, device)
+        states, q, converged = (np.concatenate([a, b]) for a, b in zip((states, q, converged), more[:3]))
+        return _collect(step, x_star, h0, states, q, converged, iterations + more[3], options,
+                        n_initial=len(h0) + len(seeds))
 
-    states, q, iterations = _solve(step, x_star, h0, options, device or jax.local_devices()[0])
-    return _collect(step, x_star, h0, states, q, iterations, options)
+
+def _spread(h0: np.ndarray) -> float:
+    """Mean distance of the initial states from their centroid (the outlier rule's scale)."""
+    return float(np.mean(np.linalg.norm(h0 - h0.mean(axis=0), axis=1))) + 1e-12
 
 
-def _collect(step, x_star, h0, states, q, iterations, options) -> FixedPoints:
-    """Keep converged states, drop outliers and duplicates, linearise what is left."""
-    keep = np.isfinite(q) & (q < options.keep_q)
-    unconverged_q = q[~keep]
+def between_stable_points(fps: FixedPoints, n: int, *, noise: float = 0.0, seed: int = 0) -> Float[np.ndarray, "n state"]:
+    """``n`` states between the stable points of ``fps``, where saddles lie (empty with fewer than 2).
+
+    About half are midpoints of random pairs, the rest means of random fours, and one the mean of
+    all; each gets isotropic Gaussian noise of standard deviation ``noise`` (a distance).
+    """
+    stable = np.asarray(fps.states[fps.stable], np.float64)
+    if n < 1 or len(stable) < 2:
+        return np.zeros((0, fps.states.shape[-1]))
+    rng = np.random.default_rng(seed)
+    k = len(stable)
+    n_pairs = (n - 1 + 1) // 2
+    pairs = np.stack([rng.choice(k, 2, replace=False) for _ in range(n_pairs)])
+    fours = np.stack([rng.choice(k, min(4, k), replace=False) for _ in range(n - 1 - n_pairs)]) if n - 1 - n_pairs > 0 else None
+    seeds = [stable[pairs].mean(axis=1), stable.mean(axis=0, keepdims=True)]
+    if fours is not None:
+        seeds.append(stable[fours].mean(axis=1))
+    seeds = np.concatenate(seeds)[:n]
+    return seeds + noise / np.sqrt(seeds.shape[1]) * rng.normal(size=seeds.shape)
+
+
+def _collect(step, x_star, h0, states, q, converged, iterations, options, n_initial=None) -> FixedPoints:
+    """Keep converged states below ``keep_q``, drop outliers and duplicates, linearise what is left."""
+    keep = np.isfinite(q) & converged & (q < options.keep_q)
+    unconverged_q, n_capped = q[~keep], int(np.sum(~converged))
     states, q = states[keep], q[keep]
     if len(states):
         centroid = h0.mean(axis=0)
-        scale = np.mean(np.linalg.norm(h0 - centroid, axis=1)) + 1e-12
-        inliers = np.linalg.norm(states - centroid, axis=1) <= options.outlier_scale * scale
+        inliers = np.linalg.norm(states - centroid, axis=1) <= options.outlier_scale * _spread(h0)
         states, q = states[inliers], q[inliers]
     index = _unique(states, q, options.tol_unique) if len(states) else np.zeros(0, int)
-    states, q = states[index], q[index]
-    n = h0.shape[1]
+    return _linearise(step, x_star, states[index], q[index], options.stability_tol, n_initial=n_initial or len(h0),
+                      unconverged_q=unconverged_q, n_iterations=iterations, n_capped=n_capped)
+
+
+def _linearise(step, x_star, states, q, stability_tol: float, **extra) -> FixedPoints:
+    """``FixedPoints`` at ``states``: Jacobians, their eigen-decomposition, unstable dimensions."""
+    n = states.shape[1]
     if len(states):
         jacobians = np.asarray(_jacobians(step, x_star, jnp.asarray(states)))
         values, right, left = decompose(jacobians)
@@ -318,9 +415,87 @@ def _collect(step, x_star, h0, states, q, iterations, options) -> FixedPoints:
         values, right, left = np.zeros((0, n), complex), np.zeros((0, n, n), complex), np.zeros((0, n, n), complex)
     return FixedPoints(
         states=states, q=q, jacobians=jacobians, eigenvalues=values, right_eigenvectors=right,
-        left_eigenvectors=left, n_unstable=np.sum(np.abs(values) > 1.0, axis=-1),
-        x_star=np.asarray(x_star), n_initial=len(h0), unconverged_q=unconverged_q, n_iterations=iterations,
+        left_eigenvectors=left, n_unstable=np.sum(np.abs(values) > 1.0 + stability_tol, axis=-1),
+        x_star=np.asarray(x_star), **extra,
     )
+
+
+def slow_speed(trial_steps: int, state_scale: float, fraction: float = 0.1) -> float:
+    """The speed ‖F(h) − h‖ under which a point is slow: it drifts at most ``fraction`` of the
+    network's state scale ``r`` over a trial of ``trial_steps`` steps (SPEC §4: s · T ≤ 0.1 · r)."""
+    if not (trial_steps >= 1 and state_scale > 0 and fraction > 0):
+        raise ValueError(f"need trial_steps >= 1, state_scale > 0 and fraction > 0, got {trial_steps}, "
+                         f"{state_scale}, {fraction}")
+    return fraction * state_scale / trial_steps
+
+
+def state_scale(states: Float[np.ndarray, "... state"]) -> float:
+    """RMS distance of recorded states (any leading shape) from their mean: a network's ``r``."""
+    states = np.asarray(states, np.float64).reshape(-1, np.shape(states)[-1])
+    return float(np.sqrt(np.mean(np.sum((states - states.mean(axis=0)) ** 2, axis=1))))
+
+
+@eqx.filter_jit
+def _settle_until_slow(step, x_star, h0, max_speed, max_steps):
+    """Run ``h ← F(h)`` for every lane until ‖F(h) − h‖ ≤ ``max_speed`` (then hold it) or ``max_steps``."""
+    def speed(h):
+        return jnp.linalg.norm(jax.vmap(step, in_axes=(0, None))(h, x_star) - h, axis=-1)
+
+    def body(carry):
+        h, slow, it = carry
+        f = jax.vmap(step, in_axes=(0, None))(h, x_star)
+        h = jnp.where(slow[:, None], h, f)
+        return h, slow | (speed(h) <= max_speed), it + 1
+
+    def cond(carry):
+        _, slow, it = carry
+        return ~jnp.all(slow) & (it < max_steps)
+
+    h, slow, _ = jax.lax.while_loop(cond, body, (h0, speed(h0) <= max_speed, jnp.int32(0)))
+    return h, slow, speed(h)
+
+
+def slow_points(
+    step: Step,
+    x_star: Float[Array, " m"],
+    initial_states: Float[Array, "n state"],
+    *,
+    trial_steps: int,
+    state_scale: float,
+    fraction: float = 0.1,
+    spacing: float = 0.01,
+    max_steps: int | None = None,
+    stability_tol: float = 1e-3,
+    x64: bool = True,
+) -> FixedPoints:
+    """Slow points of ``step`` at ``x_star``, sampled where the dynamics slow down (a line attractor).
+
+    Each initial state follows the network's own autonomous dynamics ``h ← F(h, x*)`` and stops at
+    the first state whose speed ``‖F(h) − h‖`` is at most ``slow_speed(trial_steps, state_scale,
+    fraction)``; states still faster after ``max_steps`` (default ``10 · trial_steps``) are
+    reported, not returned. Points closer than ``spacing · state_scale`` are merged (lowest ``q``
+    kept). Letting the dynamics settle, rather than descending ``q``, is chosen because the fast
+    directions of a line attractor decay within a few steps while the slow one keeps each state
+    near where it entered the line, so the points spread along the line as the probe states do;
+    it needs no learning rate and no Jacobian until the end. Newton's method to ``q → 0`` would
+    instead collapse a leaky line to its one exact fixed point.
+    """
+    options = FixedPointOptions(x64=x64)
+    dtype, precision = _precision(options)
+    max_speed = slow_speed(trial_steps, state_scale, fraction)
+    if not spacing > 0:
+        raise ValueError(f"spacing must be positive, got {spacing!r}")
+    max_steps = 10 * trial_steps if max_steps is None else max_steps
+    with precision:
+        step = _cast(step, dtype)
+        h0, x_star = _check(step, x_star, initial_states, dtype)
+        h, slow, speed = (np.asarray(a) for a in _settle_until_slow(step, x_star, jnp.asarray(h0), max_speed,
+                                                                    jnp.int32(max_steps)))
+        q = 0.5 * speed.astype(np.float64) ** 2
+        slow = slow & np.isfinite(q)
+        index = _unique(h[slow], q[slow], spacing * state_scale) if slow.any() else np.zeros(0, int)
+        return _linearise(step, x_star, h[slow][index], q[slow][index], stability_tol, n_initial=len(h0),
+                          unconverged_q=q[~slow], n_capped=int(np.sum(~slow)))
 
 
 def initial_states(
@@ -344,17 +519,21 @@ def find_fixed_points_population(
     """Fixed points of every network of a population (stacked Equinox models with a ``step`` method).
 
     One compiled search, vmapped over the stacked parameters, on the first local device (see
-    ``find_fixed_points`` on devices); every lane runs until all are done (no compaction).
+    ``find_fixed_points`` on devices); every lane runs until all are done (no compaction). One
+    round only: ``options.n_between`` is not used here.
     """
-    params = eqx.filter(models, eqx.is_array)
-    n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
-    h0s = np.array(initial_states, dtype=np.float32)
-    if h0s.ndim != 3 or len(h0s) != n_models:
-        raise ValueError(f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}")
-    x_star = jnp.asarray(x_star, jnp.float32)
-    states, q, iterations = (np.asarray(a) for a in _solve_population(models, x_star, jnp.asarray(h0s), options))
-    results = []
-    for i in range(n_models):
-        model = jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, models)
-        results.append(_collect(model.step, x_star, h0s[i], states[i], q[i], int(iterations[i]), options))
-    return results
+    dtype, precision = _precision(options)
+    with precision:
+        models = _cast(models, dtype)
+        params = eqx.filter(models, eqx.is_array)
+        n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
+        h0s = np.array(initial_states, dtype=dtype)
+        if h0s.ndim != 3 or len(h0s) != n_models:
+            raise ValueError(f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}")
+        x_star = jnp.asarray(x_star, dtype)
+        states, q, converged, iterations = (np.asarray(a) for a in _solve_population(models, x_star, jnp.asarray(h0s), options))
+        results = []
+        for i in range(n_models):
+            model = jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, models)
+            results.append(_collect(model.step, x_star, h0s[i], states[i], q[i], converged[i], int(iterations[i]), options))
+        return results

@@ -1,7 +1,11 @@
 """Linearised dynamics around a fixed point: ``δh_{t+1} = J δh_t + B δx_t``.
 
-- ``oscillation_frequency``: the frequency (Hz) of the leading complex eigenvalue pair,
-  ``angle(λ) / (2π dt)``: what the sine task's linearisation predicts for the cued frequency.
+- ``oscillatory_mode``: the complex pair whose eigenplane best aligns with the plane a recorded
+  oscillation spans (its top two principal components), with its frequency
+  ``|angle(λ)| / (2π dt)`` and modulus ``|λ|``: what the sine task's linearisation predicts for
+  the cued frequency and how fast the oscillation grows per step.
+- ``oscillation_frequency``: the frequency (Hz) of the complex pair of largest |λ|, which need
+  not be the pair that oscillates (kept for comparison; ``oscillatory_mode`` is the paper's).
 - ``mode_truncated_response``: the readout of the linear system ``n_steps`` after a unit pulse
   on one input, keeping only the k modes of largest |λ| for every k (the CDI's Fig. 3f: how many
   modes carry the integration). Modes are zeroed from smallest to largest |λ|.
@@ -23,6 +27,40 @@ def oscillation_frequency(eigenvalues, dt: float) -> float:
         return float("nan")
     leading = complex_[np.argmax(np.abs(complex_))]
     return float(abs(np.angle(leading)) / (2 * np.pi * dt))
+
+
+def oscillatory_mode(
+    eigenvalues: Float[np.ndarray, " n"], right_eigenvectors: Float[np.ndarray, "n n"],
+    trajectory: Float[np.ndarray, "t n"], dt: float,
+) -> tuple[float, float, int]:
+    """The complex pair that carries an oscillation: ``(frequency_hz, modulus, index)``.
+
+    ``trajectory`` is (samples × units) of the oscillation (e.g. the second half of a probe
+    trial). For each complex eigenvalue ``λ`` with ``Im λ > 0`` and right eigenvector ``v``, its
+    real eigenplane is span(Re v, Im v); the pair chosen is the one whose plane best aligns with
+    the span of the trajectory's top two principal components (largest sum of squared cosines of
+    the principal angles between the planes), not the one of largest |λ|. ``index`` points into
+    ``eigenvalues``. All NaN (index −1) when there is no complex pair.
+    """
+    if not dt > 0:
+        raise ValueError(f"dt must be positive, got {dt!r}")
+    values = np.asarray(eigenvalues).ravel()
+    right = np.asarray(right_eigenvectors)
+    X = np.asarray(trajectory, np.float64)
+    if right.shape != (len(values), len(values)) or X.ndim != 2 or X.shape[1] != len(values) or len(X) < 3:
+        raise ValueError(f"need eigenvalues (n,), right eigenvectors (n × n) as columns and a trajectory "
+                         f"(samples × n) with at least 3 samples; got {values.shape}, {right.shape}, {X.shape}")
+    candidates = np.flatnonzero(values.imag > 1e-9)
+    if len(candidates) == 0:
+        return float("nan"), float("nan"), -1
+    _, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    pcs = vt[:2].T  # (n, 2), orthonormal
+    alignment = []
+    for i in candidates:
+        plane, _ = np.linalg.qr(np.stack([right[:, i].real, right[:, i].imag], axis=1))
+        alignment.append(np.sum((plane.T @ pcs) ** 2))
+    best = int(candidates[int(np.argmax(alignment))])
+    return float(abs(np.angle(values[best])) / (2 * np.pi * dt)), float(abs(values[best])), best
 
 
 def mode_truncated_response(

@@ -97,7 +97,7 @@ def test_a_map_without_fixed_points_reports_every_state_unconverged():
     fps = find_fixed_points(lambda h, x: h + 0.1, jnp.zeros(1), np.zeros((16, 4)))
     assert len(fps) == 0 and fps.n_unconverged == 16
     np.testing.assert_allclose(fps.unconverged_q, 0.5 * 4 * 0.01, rtol=1e-5)
-    assert "16 states did not converge" in fps.summary()
+    assert "16 states are not points" in fps.summary()
 
 
 def test_indexing_save_load_and_summary(three_bits, tmp_path):
