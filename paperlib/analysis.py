@@ -9,8 +9,12 @@ retrained network or a changed parameter gives a new key.
   ``h``, not its cell state), as (samples × units), with time steps strided so that a network
   has at most ``max_samples`` samples.
 - ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks of the task.
-- ``fixed_points``: each network's fixed points at each static input condition, searched from
-  its probe trajectories under that condition plus noise.
+- ``state_scales``: each network's ``r``, the RMS distance of its probe states from their mean,
+  the scale of SPEC §4's slow-point rule.
+- ``fixed_points``: each network's fixed and slow points at each static input condition,
+  searched (in float64) from its probe trajectories under that condition plus noise, with a
+  second round between the stable points found; points slower than ``s · T ≤ fraction · r``.
+- ``line_points``: the CDI's slow points sampled along each context's line attractor.
 - ``transition_graphs``: flip-flop transition graphs, ordered by readout.
 """
 
@@ -29,7 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, initial_states
+from paperlib.fixed_points import (
+    FixedPointOptions, FixedPoints, find_fixed_points, initial_states, slow_points, slow_speed, state_scale,
+)
 from paperlib.rnn import RNN, make_rnn, run_batch
 from paperlib.similarity import pairwise
 from paperlib._io import atomic_write
@@ -37,10 +43,13 @@ from paperlib.store import TaskStore
 from paperlib.tasks import Task
 from paperlib.topology import readout_order, transition_graph
 
-ANALYSIS_VERSION = 1  # bump when an analysis changes what it computes
-# Fixed points of trained networks: slow points with q < 1e-6 (speed below ~1.4e-3 per step)
-# count, as in the paper; converged states within 0.05 of each other are one point.
-FIXED_POINT_OPTIONS = FixedPointOptions(keep_q=1e-6, tol_unique=0.05)
+ANALYSIS_VERSION = 2  # bump when an analysis changes what it computes
+# SPEC §4: a point counts when it drifts at most SLOW_FRACTION of the network's state scale r over
+# one trial (speed · T ≤ 0.1 · r); the counts at the other fractions are reported beside.
+SLOW_FRACTION = 0.1
+SLOW_FRACTIONS = (0.03, 0.1, 0.3)
+UNIQUE_FRACTION = 0.01  # points closer than 1% of r are one point
+SETTLE_FRACTION = 0.01  # a perturbed run has settled within 1% of r of a stable point
 
 
 @dataclasses.dataclass
@@ -123,27 +132,81 @@ def distance_matrix(pop: Population, metric: str = "svcca", **kwargs) -> np.ndar
     return _cached(pop.cache_path(f"distances_{metric}", **kwargs), compute)["D"]
 
 
+def state_scales(pop: Population) -> np.ndarray:
+    """Each network's ``r``: the RMS distance of its probe states (full state, LSTM ``[h; c]``) from their mean."""
+    probe = pop.task.probe_inputs()
+
+    def compute():
+        return {"r": np.array([state_scale(network_states(m, probe)[0]) for m in pop.models])}
+
+    return _cached(pop.cache_path("state_scales"), compute)["r"]
+
+
 def fixed_points(
     pop: Population, *, conditions: Sequence[int] | None = None, n_initial: int = 256, noise: float = 0.1,
-    options: FixedPointOptions = FIXED_POINT_OPTIONS,
+    n_between: int = 0, fraction: float = SLOW_FRACTION, trajectory: str = "all",
 ) -> list[list[FixedPoints]]:
-    """Each network's fixed points at each static condition (``conditions`` indexes ``static_inputs``)."""
+    """Each network's fixed and slow points at each static condition (``conditions`` indexes ``static_inputs``).
+
+    Searched once, in float64, from ``n_initial`` probe states of that condition plus noise (and
+    ``n_between`` more seeded between the stable points found), keeping every converged point
+    with speed · T ≤ 0.3 · r; returned are those with speed · T ≤ ``fraction`` · r.
+    ``trajectory="second_half"`` draws the initial states from the second half of each probe trial
+    (the sine's steady oscillation).
+    """
     static = pop.task.static_inputs()
     conditions = list(range(len(static)) if conditions is None else conditions)
     probe = pop.task.probe_inputs()
+    T = pop.task.n_time
+    scales = state_scales(pop)
     folder = pop.cache_path("fixed_points", conditions=conditions, n_initial=n_initial, noise=noise,
-                            options=dataclasses.asdict(options)).with_suffix("")
+                            n_between=n_between, trajectory=trajectory).with_suffix("")
     results = []
-    for name, model in tqdm(list(zip(pop.names, pop.models)), desc=f"{pop.task.name} fixed points", leave=False):
+    for name, model, r in tqdm(list(zip(pop.names, pop.models, scales)), desc=f"{pop.task.name} fixed points",
+                               leave=False):
+        options = FixedPointOptions(keep_q=0.5 * slow_speed(T, r, max(SLOW_FRACTIONS)) ** 2, tol_unique=UNIQUE_FRACTION * r,
+                                    n_between=n_between)
         per_condition = []
         for c in conditions:
+            path = folder / f"{name}-c{c}.npz"
+            if path.exists():
+                fps = FixedPoints.load(path)
+            else:
+                states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
+                if trajectory == "second_half":
+                    states = states[:, T // 2:]
+                fps = find_fixed_points(model.step, static[c], initial_states(states, n_initial, noise=noise, seed=c),
+                                        options)
+                fps.save(path)
+            per_condition.append(fps.slower_than(slow_speed(T, r, fraction)))
+        results.append(per_condition)
+    return results
+
+
+def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
+                fraction: float = SLOW_FRACTION) -> list[list[FixedPoints]]:
+    """Slow points along each condition's line attractor (CDI), per network and condition.
+
+    ``paperlib.fixed_points.slow_points`` from ``n_initial`` probe states of that condition plus
+    noise: each follows the dynamics until it is slow by speed · T ≤ ``fraction`` · r; points
+    closer than 1% of r are merged.
+    """
+    static, probe, T = pop.task.static_inputs(), pop.task.probe_inputs(), pop.task.n_time
+    scales = state_scales(pop)
+    folder = pop.cache_path("line_points", n_initial=n_initial, noise=noise, fraction=fraction).with_suffix("")
+    results = []
+    for name, model, r in tqdm(list(zip(pop.names, pop.models, scales)), desc=f"{pop.task.name} line points",
+                               leave=False):
+        per_condition = []
+        for c in range(len(static)):
             path = folder / f"{name}-c{c}.npz"
             if path.exists():
                 per_condition.append(FixedPoints.load(path))
                 continue
             states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
             starts = initial_states(states, n_initial, noise=noise, seed=c)
-            fps = find_fixed_points(model.step, static[c], starts, options)
+            fps = slow_points(model.step, static[c], starts, trial_steps=T, state_scale=r, fraction=fraction,
+                              spacing=UNIQUE_FRACTION)
             fps.save(path)
             per_condition.append(fps)
         results.append(per_condition)
@@ -151,24 +214,36 @@ def fixed_points(
 
 
 def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: int = 100) -> list[dict]:
-    """Flip-flop transition graphs (ordered by readout) with the readouts and stability, cached."""
+    """Flip-flop transition graphs (ordered by readout) with the readouts and stability, cached.
+
+    Perturbed runs settle within 1% of r of a stable point, or are counted unsettled after 10 · T
+    steps (``unsettled``: the fraction of runs from each point).
+    """
     points = hashlib.sha256(b"".join(f.states.tobytes() for per in fps for f in per)).hexdigest()
     path = pop.cache_path("graphs", n_samples=n_samples, fixed_points=points)
+    scales = state_scales(pop)
 
     def compute():
         arrays = {}
         for i, (model, per) in enumerate(tqdm(list(zip(pop.models, fps)), desc="transition graphs", leave=False)):
             f = per[0]
-            readout = np.asarray(model.readout(jnp.asarray(f.states))) if len(f) else np.zeros((0, pop.task.n_outputs))
+            readout = np.asarray(model.readout(jnp.asarray(f.states, jnp.float32))) \
+                if len(f) else np.zeros((0, pop.task.n_outputs))
             order = readout_order(readout)
-            graph = transition_graph(model.step, f, n_samples=n_samples)[np.ix_(order, order)] if len(f) else np.zeros((0, 0))
+            if len(f):
+                graph = transition_graph(model.step, f, n_samples=n_samples, settle_distance=SETTLE_FRACTION * scales[i],
+                                         max_steps=10 * pop.task.n_time)[np.ix_(order, order)]
+            else:
+                graph = np.zeros((0, 0))
             arrays[f"graph{i}"] = graph
             arrays[f"readout{i}"] = readout[order]
             arrays[f"unstable{i}"] = f.n_unstable[order]
+            arrays[f"order{i}"] = order
         return arrays
 
     arrays = _cached(path, compute)
-    return [{"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"]}
+    return [{"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"],
+             "order": arrays[f"order{i}"], "unsettled": 1.0 - arrays[f"graph{i}"].sum(axis=1)}
             for i in range(len(pop))]
 
 

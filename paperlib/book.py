@@ -73,7 +73,8 @@ def build_book(profile: str, data_dir: Path, book_dir: Path = BOOK_DIR, names: t
     """Execute every notebook for ``profile`` and build the site; return its ``index.html``."""
     generated = book_dir / "generated"
     shutil.rmtree(generated, ignore_errors=True)  # never publish a notebook from an earlier run
-    parameters = {"profile": profile, "data_dir": str(Path(data_dir).resolve())}
+    # relative to the kernels' working directory (the notebooks folder): no path of the build machine in the pages
+    parameters = {"profile": profile, "data_dir": os.path.relpath(Path(data_dir).resolve(), NOTEBOOKS_DIR)}
     execute_notebooks(generated, parameters, names)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(

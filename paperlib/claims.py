@@ -1,12 +1,13 @@
-"""The paper's claims (SPEC.md §6) measured on a trained population.
+"""The paper's claims measured on a trained population: SPEC.md §6, rules v2 (fixed 2026-11-26).
 
-``evaluate(data, profile)`` returns one ``Claim`` per id C1–C8: the measured numbers, the chance
-level where a number is a classification score, whether the claim holds by the stated rule, and
-a one-line reading. The rules are fixed here, before looking at any result:
+``evaluate(data, profile)`` returns one ``Claim`` per id C1–C8: whether it holds by its rule
+(``None``: not measurable, with the reason), the numbers that decide it, the numbers reported
+beside it, and the paper's sentence it measures. One function per claim; the analyses live in
+``paperlib.figures`` and ``paperlib.analysis``.
 
-- a clustering is *far above chance* when the leave-one-out nearest-neighbour accuracy is at
-  least halfway from chance to perfect: ``acc >= chance + (1 - chance) / 2``;
-- it is *near chance* when ``acc <= chance + (1 - chance) / 4``.
+The clustering test (C2, C3, C5) is ``paperlib.embedding.cluster_test``: leave-one-out
+nearest-neighbour accuracy and its permutation p-value (9,999 shuffles); a label *clusters* when
+p < 0.05. Architecture is scored among the tanh networks, activation among the Vanilla ones.
 """
 
 from __future__ import annotations
@@ -15,321 +16,357 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import mannwhitneyu, pearsonr
 
-from paperlib import analysis
-from paperlib.embedding import nearest_neighbour_accuracy, nearest_neighbour_chance, silhouette
+from paperlib import analysis, figures
+from paperlib.embedding import ClusterTest, cluster_test
+from paperlib.profiles import get_profile
 from paperlib.store import TaskStore
 from paperlib.sweep import population
-from paperlib.linear import oscillation_frequency
-from paperlib.profiles import get_profile
-from paperlib.topology import central_fixed_point, flipflop_memories, matched_graph_distance, modal_count_mask
 
-LOSS_THRESHOLD = 0.05  # normalised MSE (MSE / target variance) under which a network has learned
-NEAR_ONE = 0.05  # |λ − 1| below which an eigenvalue counts as "near 1" (C7)
-SINE_CUE_STRIDE = 5  # fixed points of every 5th probe cue (11 of 51)
+ALPHA = 0.05  # a label clusters when the permutation p-value is below this
+LOSS_THRESHOLD = 0.05  # normalised MSE under which a flip-flop or CDI network has learned
+TASKS = ("flipflop", "sine", "cdi")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Claim:
+    """One claim's verdict: ``holds`` is True, False, or None (not measurable: ``reading`` says why)."""
+
     id: str
     claim: str
-    values: dict
-    holds: bool
-    reading: str
+    paper: str  # the paper's sentence this claim measures
+    rule: str
+    holds: bool | None
+    deciding: dict  # the numbers the rule reads
+    beside: dict = dataclasses.field(default_factory=dict)  # reported, not deciding
+    reading: str = ""
     caveat: str = ""  # how this profile departs from the paper in ways that bear on the claim
 
+    @property
+    def verdict(self) -> str:
+        return {True: "holds", False: "does not hold", None: "not measurable"}[self.holds]
+
     def as_dict(self) -> dict:
-        return {"id": self.id, "claim": self.claim, "values": _plain(self.values), "holds": bool(self.holds),
-                "reading": self.reading, "caveat": self.caveat}
+        out = {"id": self.id, "claim": self.claim, "holds": self.holds, "verdict": self.verdict,
+               "rule": self.rule, "paper": self.paper, "values": _plain(self.deciding), "beside": _plain(self.beside),
+               "reading": self.reading, "caveat": self.caveat}
+        p = _p_values(self.deciding)
+        if p:
+            out["p_value"] = p
+        return out
+
+
+def _p_values(values: dict) -> dict:
+    """``{task: {label: p}}`` from the deciding numbers of a clustering claim."""
+    out = {}
+    for task, per in values.items():
+        if isinstance(per, dict):
+            ps = {label: v["p_value"] for label, v in per.items() if isinstance(v, dict) and "p_value" in v}
+            if ps:
+                out[task] = ps
+    return out
 
 
 def _plain(x):
+    if isinstance(x, ClusterTest):
+        return _plain(dataclasses.asdict(x))
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
     if isinstance(x, (np.floating, float)):
-        return round(float(x), 4)
-    if isinstance(x, (np.integer, int, np.bool_)):
-        return x.item() if hasattr(x, "item") else x
+        return None if not np.isfinite(x) else float(f"{float(x):.4g}")
+    if isinstance(x, (np.integer, int)):
+        return int(x)
     if isinstance(x, (list, tuple, np.ndarray)):
         return [_plain(v) for v in x]
     return x
 
 
 def caveats(profile: str) -> dict[str, str]:
-    """Per claim, what a reduced profile changes from the paper that may explain a miss (none for ``paper``).
-
-    Stated from the profile's own numbers, whatever the result, so that a claim that does not hold
-    is read next to the differences of scale and of task that may be why.
-    """
+    """Per claim, what a reduced profile changes from the paper that may explain a miss (none for ``paper``)."""
     prof = get_profile(profile)
     if prof.name == "paper":
         return {}
     iterations = {task: sum(s.config.n_iterations for s in plan.stages) for task, plan in prof.plans}
     group = (f"{len(prof.seeds)} networks per architecture × activation, of {len(prof.units)} size(s) and "
              f"{len(prof.l2s)} L2 value(s) (the paper: 360 over 3 sizes × 4 L2 values)")
-    ff = prof.plan("flipflop").task
     return {
         "C1": f"training is shorter than the paper's 20,000 iterations ({iterations['flipflop']:,} flip-flop, "
-              f"{iterations['sine']:,} sine, {iterations['cdi']:,} CDI), with the settings in the profile's "
-              f"description",
-        "C2": group,
-        "C3": group,
-        "C4": f"the flip-flop target is 0 until a channel's first pulse, on average {1 / ff.p_pulse:.0f} steps "
-              f"of a {ff.n_time}-step trial, and after {iterations['flipflop']:,} iterations (not 20,000) networks "
-              f"may keep stable memories of 0 beside the 8 corners, or hold some corners only as slow points",
-        "C5": "measured on the networks with the modal fixed-point count only, which are few when C4 misses",
-        "C6": f"sine trained for {iterations['sine']:,} iterations (the profile's optimiser and curriculum) "
-              f"instead of 20,000 of SGD; 1 in {SINE_CUE_STRIDE} probe cues linearised",
-        "C7": f"{iterations['cdi']:,} CDI iterations instead of 20,000: the integrating mode may not yet sit "
-              f"at λ ≈ 1",
-        "C8": group,
+              f"{iterations['sine']:,} sine, {iterations['cdi']:,} CDI), with the settings in the profile's description",
+        "C2": group, "C3": group, "C8": group,
+        "C4": f"{iterations['flipflop']:,} flip-flop iterations instead of 20,000 and no L2 search: networks may hold "
+              f"extra stable or slow points beside the 8 corners",
+        "C5": f"measured on the modal-count tanh networks only: {group}",
+        "C6": f"sine trained for {iterations['sine']:,} iterations with the profile's optimiser and curriculum "
+              f"instead of 20,000 of SGD",
+        "C7": f"{iterations['cdi']:,} CDI iterations instead of 20,000: the integrating mode may not yet sit at λ ≈ 1",
     }
 
 
-def far_above(acc: float, chance: float) -> bool:
-    return acc >= chance + (1 - chance) / 2
-
-
-def near(acc: float, chance: float) -> bool:
-    return acc <= chance + (1 - chance) / 4
-
-
-def cluster_scores(D: np.ndarray, pop: analysis.Population) -> dict:
-    """Nearest-neighbour accuracy, chance and silhouette: architecture among tanh networks,
-    activation among Vanilla networks (the paper's Fig. 1d colouring)."""
+def by_label(D: np.ndarray, pop: analysis.Population, mask: np.ndarray | None = None) -> dict[str, ClusterTest]:
+    """The clustering test of architecture (tanh networks) and of activation (Vanilla networks) on ``D``."""
     arch, act = pop.column("architecture"), pop.column("activation")
+    mask = np.ones(len(pop), bool) if mask is None else mask
     out = {}
-    for label, mask, values in (("architecture", act == "tanh", arch), ("activation", arch == "vanilla", act)):
-        idx = np.flatnonzero(mask)
-        if len(idx) < 3 or len(set(values[idx])) < 2:
-            continue
-        sub = D[np.ix_(idx, idx)]
-        out[label] = {
-            "nn_accuracy": nearest_neighbour_accuracy(sub, values[idx]),
-            "chance": nearest_neighbour_chance(values[idx]),
-            "silhouette": silhouette(sub, values[idx]),
-            "n": len(idx),
-        }
+    for label, subset, values in (("architecture", act == "tanh", arch), ("activation", arch == "vanilla", act)):
+        idx = np.flatnonzero(subset & mask)
+        if len(idx) >= 3 and len(set(values[idx])) >= 2:
+            out[label] = cluster_test(D[np.ix_(idx, idx)], values[idx])
     return out
 
 
-def flipflop_fixed_point_counts(pop: analysis.Population) -> dict:
-    """Per flip-flop network: fixed points, stable points, stable corner memories and zero memories."""
-    fps = analysis.fixed_points(pop)
-    graphs = analysis.transition_graphs(pop, fps)
-    memories = [flipflop_memories(g["readout"], g["n_unstable"]) for g in graphs]
-    return {
-        "counts": np.array([len(g["n_unstable"]) for g in graphs]),
-        "stable": np.array([int(np.sum(g["n_unstable"] == 0)) for g in graphs]),
-        "corners": np.array([m["corners"] for m in memories]),
-        "zero_memories": np.array([m["zero_memories"] for m in memories]),
-        "graphs": graphs,
-        "fixed_points": fps,
-    }
+def _clusters_everywhere(tests: dict[str, dict[str, ClusterTest]]) -> bool | None:
+    if any(len(per) < 2 for per in tests.values()):
+        return None
+    return all(t.p_value < ALPHA for per in tests.values() for t in per.values())
 
 
-def flipflop_topology(pop: analysis.Population) -> dict:
-    """``flipflop_fixed_point_counts`` with the modal-count mask and the topology distances."""
-    topo = flipflop_fixed_point_counts(pop)
-    graphs = topo["graphs"]
-    n = len(graphs)
-    D = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            D[i, j] = D[j, i] = matched_graph_distance(graphs[i]["graph"], graphs[i]["readout"],
-                                                       graphs[j]["graph"], graphs[j]["readout"])
-    return {**topo, "modal": modal_count_mask(topo["counts"]), "D": D}
+def c1(pops: dict, data, profile: str) -> Claim:
+    """Appendix C: "All networks achieve low error for their respective tasks." """
+    learned, trained = {}, {}
+    for task, pop in pops.items():
+        stored = TaskStore(data, profile, task).rows()
+        trained[task] = len(stored)
+        if task == "sine":
+            ok = analysis.output_frequencies(pop)["ok"].mean(axis=1) >= 0.9
+        else:
+            ok = pop.column("validation_loss") < LOSS_THRESHOLD
+        learned[task] = int(np.sum(ok))
+    fraction = {t: learned[t] / trained[t] if trained[t] else float("nan") for t in pops}
+    return Claim(
+        "C1", "all retained networks reach low error",
+        paper="All networks achieve low error for their respective tasks. (Appendix C)",
+        rule="flip-flop and CDI: normalised MSE < 0.05; sine: output at the cued frequency (±5%) on ≥ 90% of cues; "
+             "≥ 90% of the networks trained for every task learn (a diverged network has not learned)",
+        holds=all(f >= 0.9 for f in fraction.values()),
+        deciding={"fraction_learned": fraction},
+        beside={"learned": learned, "trained": trained, "retained": {t: len(p) for t, p in pops.items()}},
+    )
 
 
-def sine_linearisation(pop: analysis.Population) -> dict:
-    """Per network and probe cue: the central fixed point's linear frequency and leading |λ|."""
-    task = pop.task
-    cues = list(range(0, len(task.static_inputs()), SINE_CUE_STRIDE))
-    fps = analysis.fixed_points(pop, conditions=cues, n_initial=64)
-    probe = task.probe_inputs()
-    linear = np.full((len(pop), len(cues)), np.nan)
-    modulus = np.full((len(pop), len(cues)), np.nan)
-    for i, (model, per) in enumerate(zip(pop.models, fps)):
-        for j, (c, f) in enumerate(zip(cues, per)):
-            if len(f) == 0:
-                continue
-            states, _ = analysis.network_states(model, probe[c : c + 1])
-            k = central_fixed_point(f, states[0])
-            linear[i, j] = oscillation_frequency(f.eigenvalues[k], task.dt)
-            modulus[i, j] = np.abs(f.eigenvalues[k][0])
-    cued = np.asarray(task.frequency(task.static_inputs()[cues, 0]))
-    return {"cues": cues, "cued": cued, "linear": linear, "modulus": modulus, "fixed_points": fps}
+def c2(pops: dict) -> Claim:
+    """§3.1-3.3: SVCCA MDS "show systematic differences in the representations across both architecture and activation"."""
+    tests, beside = {}, {}
+    for task, pop in pops.items():
+        sens = figures.svcca_sensitivity(pop)
+        tests[task] = by_label(sens.distances["95% variance"], pop)
+        beside[task] = {name: {label: t.p_value for label, t in by_label(D, pop).items()}
+                        for name, D in sens.distances.items() if name != "95% variance"}
+        beside[task]["kept width at 95% (min, median, max)"] = [int(sens.width_95.min()), float(np.median(sens.width_95)),
+                                                                 int(sens.width_95.max())]
+        beside[task]["kept width at 99% (min, median, max)"] = [int(sens.width_99.min()), float(np.median(sens.width_99)),
+                                                                 int(sens.width_99.max())]
+    return Claim(
+        "C2", "SVCCA geometry clusters by architecture and by activation",
+        paper="These SVCCA MDS summaries show systematic differences in the representations across both architecture "
+              "and activation. (§3.2; also §3.1, §3.3)",
+        rule="SVCCA at 95% of variance clusters both labels on every task (permutation p < 0.05); beside it, "
+             "not deciding: p at 99%, at k = 10 and k = 20 components, and the kept widths",
+        holds=_clusters_everywhere(tests), deciding=tests, beside=beside,
+        reading="nearest-neighbour accuracy of the label, its chance level and permutation p-value, per task",
+    )
 
 
-def cdi_spectra(pop: analysis.Population) -> dict:
-    """Eigenvalue moduli at the CDI fixed points and the count near 1, per network and context."""
-    fps = analysis.fixed_points(pop, n_initial=256)
-    near_one = np.zeros((len(pop), len(pop.task.static_inputs())))
-    spectra = []
-    for i, per in enumerate(fps):
-        mods = []
-        for c, f in enumerate(per):
-            if len(f):
-                near_one[i, c] = np.mean(np.sum(np.abs(f.eigenvalues - 1) < NEAR_ONE, axis=1))
-                mods.append(np.abs(f.eigenvalues).mean(axis=0))
-        spectra.append(np.mean(mods, axis=0) if mods else np.full(pop.models[i].cell.state_size, np.nan))
-    return {"near_one": near_one, "spectra": spectra, "fixed_points": fps}
+def c3(pops: dict) -> Claim:
+    """Appendix E: "both SVCCA and CKA show differences between network representations that cluster based on RNN architectures"."""
+    tests = {task: by_label(analysis.distance_matrix(pop, "cka"), pop) for task, pop in pops.items()}
+    return Claim(
+        "C3", "CKA agrees with SVCCA on that clustering",
+        paper="The key takeaway is that both SVCCA and CKA show differences between network representations that "
+              "cluster based on RNN architectures. (Appendix E)",
+        rule="linear CKA clusters both labels on every task (permutation p < 0.05)",
+        holds=_clusters_everywhere(tests), deciding=tests,
+        reading="nearest-neighbour accuracy of the label, its chance level and permutation p-value, per task",
+    )
+
+
+def c4(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
+    """§3.1: "encoding all possible outputs as 8 stable fixed points", under 10% set aside."""
+    arch = pop.column("architecture")
+    eight = (topo.n_stable == 8) & (topo.corners == 8)
+    return Claim(
+        "C4", "flip-flop networks share one topology: 8 stable points plus saddles",
+        paper="The network solves the task by encoding all possible outputs as 8 stable fixed points. [...] Networks "
+              "with different numbers of fixed points than the modal number were discarded (less than 10% of the "
+              "population). (§3.1)",
+        rule="≥ 90% of networks have the modal fixed-point count and ≥ 90% have exactly 8 stable points, one per "
+             "corner of the output cube",
+        holds=bool(topo.modal.mean() >= 0.9 and eight.mean() >= 0.9),
+        deciding={"modal_count": topo.modal_count, "fraction_modal": float(topo.modal.mean()),
+                  "fraction_8_stable_corners": float(eight.mean())},
+        beside={"counts": topo.n_points.tolist(),
+                "modal fraction at slow-point rule 0.03 / 0.3": [float(np.mean(c == np.bincount(c).argmax()))
+                                                                  for c in (topo.counts_by_rule[0.03], topo.counts_by_rule[0.3])],
+                "fraction with the paper's 27-point lattice (8/12/6/1)": float(np.mean(_lattice(topo))),
+                "fraction with stable zero memories": float(np.mean(topo.zero_memories > 0)),
+                "mean unsettled fraction of perturbed runs": float(topo.unsettled.mean()),
+                "by_architecture": {a: {"8 stable corners": float(eight[arch == a].mean()),
+                                        "mean stable": float(topo.n_stable[arch == a].mean()),
+                                        "mean points": float(topo.n_points[arch == a].mean())}
+                                    for a in dict.fromkeys(arch)}},
+        reading="points with speed · T ≤ 0.1 · r; stable: no |λ| > 1 + 1e-3; corners: stable points whose every "
+                "output is beyond ±0.5, counted by sign pattern",
+    )
+
+
+def _lattice(topo: figures.FlipFlopTopology) -> np.ndarray:
+    """Networks whose points are 8 stable, 12 with 1, 6 with 2 and 1 with 3 unstable dimensions."""
+    return np.array([len(f) == 27 and np.bincount(f.n_unstable, minlength=4)[:4].tolist() == [8, 12, 6, 1]
+                     for f in topo.fixed_points])
+
+
+def c5(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
+    """§3.1: "all architectures converge to very similar solutions" (Fig. 1f)."""
+    arch, act = pop.column("architecture"), pop.column("activation")
+    mask = topo.modal & (act == "tanh")
+    per_arch = {a: int(np.sum(mask & (arch == a))) for a in dict.fromkeys(arch[act == "tanh"])}
+    paper = ("Using this topological measure of RNN similarity, we find that all architectures converge to very "
+             "similar solutions as shown by an MDS embedding of the fixed point graph (Fig. 1f). (§3.1)")
+    rule = ("on the modal-count tanh networks, the topology distance does not cluster architecture (p ≥ 0.05) while "
+            "SVCCA on the same networks does (p < 0.05); not measurable with fewer than 3 networks per architecture")
+    if min(per_arch.values(), default=0) < 3:
+        return Claim("C5", "topology does not cluster by architecture", paper=paper, rule=rule, holds=None,
+                     deciding={"modal tanh networks per architecture": per_arch},
+                     reading=f"not measurable: fewer than 3 modal-count tanh networks in some architecture "
+                             f"(modal count {topo.modal_count})")
+    idx = np.flatnonzero(mask)
+    topology = cluster_test(topo.distances[np.ix_(idx, idx)], arch[idx])
+    svcca = cluster_test(analysis.distance_matrix(pop, "svcca")[np.ix_(idx, idx)], arch[idx])
+    return Claim(
+        "C5", "topology does not cluster by architecture", paper=paper, rule=rule,
+        holds=bool(topology.p_value >= ALPHA and svcca.p_value < ALPHA),
+        deciding={"flipflop": {"topology architecture": topology, "SVCCA architecture": svcca}},
+        beside={"modal tanh networks per architecture": per_arch},
+    )
+
+
+def c6(sine: figures.SineLinearisation) -> Claim:
+    """§3.2: "a single pair of imaginary eigenvalues, representing a mildly unstable oscillatory mode whose complex angle aligned well with the input frequency"."""
+    cued = np.broadcast_to(sine.cued, sine.linear.shape)
+    ok = np.isfinite(sine.linear)
+    r = float(pearsonr(sine.linear[ok], cued[ok])[0]) if ok.sum() > 2 else float("nan")
+    ratio = np.abs(sine.linear[ok] / cued[ok] - 1)
+    median = float(np.median(ratio)) if ok.any() else float("nan")
+    mild = (sine.modulus > 1) & (sine.modulus <= 1.1) & sine.only_pair
+    fraction = float(mild.mean())
+    return Claim(
+        "C6", "sine: one mildly unstable oscillatory mode per cue, linear frequency ≈ cued frequency",
+        paper="We studied the linearized dynamics around each fixed point and found a single pair of imaginary "
+              "eigenvalues, representing a mildly unstable oscillatory mode whose complex angle aligned well with "
+              "the input frequency (Fig. 2d, right). (§3.2)",
+        rule="pooled over networks and cues: Pearson r ≥ 0.9 between linear and cued frequency and median "
+             "|linear / cued − 1| ≤ 0.2; and in ≥ 80% of (network, cue) the chosen pair has 1 < |λ| ≤ 1.1 and is "
+             "the only complex pair with |λ| > 1 + 1e-3",
+        holds=bool(r >= 0.9 and median <= 0.2 and fraction >= 0.8),
+        deciding={"pearson_r": r, "median_relative_error": median, "fraction_single_mild_pair": fraction},
+        beside={"cues": len(sine.cues), "fraction of (network, cue) with a fixed point": float(ok.mean()),
+                "median modulus of the chosen pair": float(np.nanmedian(sine.modulus)),
+                "fraction where it is the only growing pair": float(sine.only_pair.mean())},
+        reading="the oscillatory mode is the complex pair whose eigenplane best aligns with the top two principal "
+                "components of the cue's steady oscillation, at the fixed point nearest its centre",
+    )
+
+
+def c7(lines: figures.CdiLines, pop: analysis.Population) -> Claim:
+    """§3.3: the Vanilla RNN integrates with "a single linear mode with an eigenvalue of 1"; "the gated architectures had many more eigenvalues near 1"."""
+    arch = pop.column("architecture")
+    integrates_both = lines.integrates.all(axis=1)
+    per_net = np.nanmean(lines.near_one, axis=1)
+    vanilla = per_net[(arch == "vanilla") & np.isfinite(per_net)]
+    tests = {}
+    for a in dict.fromkeys(arch):
+        if a == "vanilla":
+            continue
+        gated = per_net[(arch == a) & np.isfinite(per_net)]
+        p = float(mannwhitneyu(gated, vanilla, alternative="greater").pvalue) if len(gated) and len(vanilla) else float("nan")
+        tests[a] = {"mean count near 1": float(gated.mean()) if len(gated) else float("nan"), "p_value": p}
+    fraction = float(integrates_both.mean())
+    measurable = len(vanilla) > 0 and all(np.isfinite(t["p_value"]) for t in tests.values())
+    return Claim(
+        "C7", "CDI: a mode with λ ≈ 1 per context; gated cells have more eigenvalues near 1 than Vanilla",
+        paper="We found similar results to [4] for the vanilla RNN, which integrated the input using a single linear "
+              "mode with an eigenvalue of 1 [...] the gated architectures had many more eigenvalues near 1 (Fig. 3e). "
+              "(§3.3)",
+        rule="a context integrates when at ≥ 50% of its line points some eigenvalue has |λ − 1| < 0.05; ≥ 90% of "
+             "networks integrate in both contexts; and each gated architecture's count of eigenvalues with "
+             "|λ − 1| < 0.05 (per network: mean over its line points and contexts) exceeds Vanilla's, one-sided "
+             "Mann–Whitney p < 0.05",
+        holds=(bool(fraction >= 0.9 and all(t["p_value"] < ALPHA for t in tests.values())) if measurable else None),
+        deciding={"fraction integrating in both contexts": fraction,
+                  "vanilla mean count near 1": float(vanilla.mean()) if len(vanilla) else float("nan"),
+                  "gated vs vanilla": tests},
+        beside={"line points per context (median)": float(np.median(lines.n_points)),
+                "by architecture, fraction integrating in both": {a: float(integrates_both[arch == a].mean())
+                                                                  for a in dict.fromkeys(arch)}},
+        reading="line points sampled by letting the dynamics settle until slow (speed · T ≤ 0.1 · r), deduplicated "
+                "at 0.01 · r",
+    )
+
+
+def c8(tvu: figures.TrainedVsUntrained) -> Claim:
+    """§3.3, Fig. 4: "the average canonical correlation between trained and untrained networks can be larger than between trained RNNs with different nonlinearities"."""
+    m = tvu.means["95% variance"]
+    near, far = m["trained relu – untrained relu"], m["trained relu – trained tanh"]
+    return Claim(
+        "C8", "trained and untrained relu networks can be closer in SVCCA than trained relu and trained tanh",
+        paper="We found that the average canonical correlation between trained and untrained networks can be larger "
+              "than between trained RNNs with different nonlinearities. (§3.3, Fig. 4)",
+        rule="mean SVCCA distance (95% of variance) trained relu ↔ untrained relu < trained relu ↔ trained tanh, "
+             "Vanilla networks driven by the CDI probe inputs; the same at 99% and k = 10, 20 reported beside it",
+        holds=bool(near < far),
+        deciding={"trained relu – untrained relu": near, "trained relu – trained tanh": far},
+        beside={name: {"trained relu – untrained relu": v["trained relu – untrained relu"],
+                       "trained relu – trained tanh": v["trained relu – trained tanh"]}
+                for name, v in tvu.means.items() if name != "95% variance"},
+    )
 
 
 def evaluate(data: str | Path, profile: str) -> list[Claim]:
     """Measure C1–C8 on the population stored under ``data`` at ``profile``."""
-    pops = {t: population(str(data), profile, t) for t in ("flipflop", "sine", "cdi")}
-    claims = []
-
-    # C1: low error
-    fractions = {}
-    for t, pop in pops.items():
-        if t == "sine":
-            freq = analysis.output_frequencies(pop)
-            fractions[t] = float(np.mean(freq["ok"].mean(axis=1) >= 0.9))
-        else:
-            fractions[t] = float(np.mean(pop.column("validation_loss") < LOSS_THRESHOLD))
-    stored = {t: len(TaskStore(data, profile, t).rows()) for t in pops}
-    claims.append(Claim(
-        "C1", "all retained networks reach low error",
-        {"fraction_learned": fractions, "retained": {t: len(p) for t, p in pops.items()}, "trained": stored,
-         "rule": "flip-flop, CDI: normalised MSE < 0.05; sine: dominant output frequency within 5% of the cue on >= 90% of cues"},
-        holds=fractions["flipflop"] >= 0.9 and fractions["cdi"] >= 0.9 and fractions["sine"] >= 0.8,
-        reading="share of retained networks that learned; diverged networks are not retained",
-    ))
-
-    # C2, C3: geometry clusters by architecture and activation
-    for cid, metric, name in (("C2", "svcca", "SVCCA"), ("C3", "cka", "CKA")):
-        scores = {t: cluster_scores(analysis.distance_matrix(p, metric), p) for t, p in pops.items()}
-        holds = all(far_above(s["nn_accuracy"], s["chance"]) for per in scores.values() for s in per.values())
-        claims.append(Claim(
-            cid, f"{name} geometry clusters by architecture and by activation", scores, holds,
-            reading="leave-one-out nearest-neighbour accuracy of the label against its chance level, per task",
-        ))
-
-    # C4, C5: flip-flop topology is shared and does not cluster by architecture
-    topo = flipflop_topology(pops["flipflop"])
-    counts, stable, modal = topo["counts"], topo["stable"], topo["modal"]
-    corners, zero_memories = topo["corners"], topo["zero_memories"]
-    ff = pops["flipflop"]
-    arch = ff.column("architecture")
-    claims.append(Claim(
-        "C4", "flip-flop networks share one topology: 8 stable points plus saddles",
-        {"modal_count": int(np.bincount(counts).argmax()), "fraction_modal": float(modal.mean()),
-         "fraction_8_stable": float(np.mean(stable == 8)), "counts": counts.tolist(),
-         "fraction_8_corners_stable": float(np.mean(corners == 8)),
-         "fraction_with_zero_memories": float(np.mean(zero_memories > 0)),
-         "by_architecture": {a: {"8_corners_stable": float(np.mean(corners[arch == a] == 8)),
-                                 "mean_stable": float(stable[arch == a].mean()),
-                                 "mean_zero_memories": float(zero_memories[arch == a].mean())}
-                             for a in dict.fromkeys(arch)}},
-        holds=modal.mean() >= 0.9 and np.mean(stable == 8) >= 0.9,
-        reading="the paper sets aside under 10% of networks for a non-modal count; corners: stable points with "
-                "every output near ±1; zero memories: stable points holding 0 on a channel (its target before "
-                "the first pulse)",
-    ))
-    idx = np.flatnonzero(modal)
-    topo_acc = nearest_neighbour_accuracy(topo["D"][np.ix_(idx, idx)], arch[idx])
-    topo_chance = nearest_neighbour_chance(arch[idx])
-    all_acc = nearest_neighbour_accuracy(topo["D"], arch)
-    svcca_all = nearest_neighbour_accuracy(analysis.distance_matrix(ff, "svcca"), arch)
-    claims.append(Claim(
-        "C5", "topology does not cluster by architecture",
-        {"nn_accuracy_modal": topo_acc, "chance_modal": topo_chance, "nn_accuracy_all_matched": all_acc,
-         "svcca_nn_accuracy_all": svcca_all, "n_modal": int(len(idx))},
-        holds=near(topo_acc, topo_chance) and topo_acc < svcca_all,
-        reading="architecture label from topology distances (modal-count networks) vs from SVCCA (all networks)",
-    ))
-
-    # C6: sine linearisation predicts the cued frequency
-    sine = sine_linearisation(pops["sine"])
-    lin, cued = sine["linear"], np.broadcast_to(sine["cued"], sine["linear"].shape)
-    ok = np.isfinite(lin)
-    corr = float(np.corrcoef(lin[ok], cued[ok])[0, 1]) if ok.sum() > 2 else float("nan")
-    rel = float(np.mean(np.abs(lin[ok] - cued[ok]) / cued[ok])) if ok.any() else float("nan")
-    median_mod = float(np.nanmedian(sine["modulus"]))
-    claims.append(Claim(
-        "C6", "sine: one unstable oscillatory mode per cue, linear frequency ≈ cued frequency",
-        {"correlation": corr, "mean_relative_error": rel, "median_leading_modulus": median_mod,
-         "fraction_with_fixed_point": float(ok.mean())},
-        holds=corr > 0.9 and rel < 0.2 and 1.0 < median_mod < 1.1,
-        reading="linearised frequency at the central fixed point of 11 cues vs the cued frequency",
-    ))
-
-    # C7: CDI line attractors; gated cells have more eigenvalues near 1
-    cdi = cdi_spectra(pops["cdi"])
-    arch = pops["cdi"].column("architecture")
-    per_net = cdi["near_one"].mean(axis=1)
-    by_arch = {a: float(per_net[arch == a].mean()) for a in dict.fromkeys(arch)}
-    has_mode = float(np.mean(np.all(cdi["near_one"] >= 1, axis=1)))
-    gated = np.mean([v for a, v in by_arch.items() if a != "vanilla"])
-    claims.append(Claim(
-        "C7", "CDI: a mode with λ ≈ 1 per context; gated cells have more eigenvalues near 1 than Vanilla",
-        {"fraction_with_mode_near_1_in_both_contexts": has_mode, "mean_count_near_1": by_arch, "epsilon": NEAR_ONE},
-        holds=has_mode >= 0.9 and gated > by_arch.get("vanilla", np.inf),
-        reading="eigenvalues with |λ − 1| < 0.05 at the fixed points, averaged over points and contexts",
-    ))
-
-    # C8: trained vs untrained Vanilla networks on the CDI inputs
-    c8 = trained_vs_untrained(pops["cdi"])
-    claims.append(Claim(
-        "C8", "trained and untrained relu networks can be closer in SVCCA than trained relu and trained tanh",
-        c8["means"], holds=c8["means"]["trained relu – untrained relu"] < c8["means"]["trained relu – trained tanh"],
-        reading="mean SVCCA distance between the groups of Vanilla networks driven by the CDI probe inputs",
-    ))
+    pops = {t: population(str(data), profile, t) for t in TASKS}
+    topo = figures.flipflop_topology(pops["flipflop"])
+    claims = [
+        c1(pops, data, profile), c2(pops), c3(pops),
+        c4(topo, pops["flipflop"]), c5(topo, pops["flipflop"]),
+        c6(figures.sine_linearisation(pops["sine"])),
+        c7(figures.cdi_lines(pops["cdi"]), pops["cdi"]),
+        c8(figures.trained_vs_untrained(pops["cdi"])),
+    ]
     notes = caveats(profile)
     return [dataclasses.replace(c, caveat=notes.get(c.id, "")) for c in claims]
 
 
-def trained_vs_untrained(pop: analysis.Population) -> dict:
-    """SVCCA distances among trained and untrained Vanilla relu / tanh networks (Fig. 4)."""
-    from paperlib.similarity import pairwise
+def _numbers(values: dict, depth: int = 0) -> str:
+    """Deciding numbers as short readable text: ``task · label: acc 0.83 (chance 0.22), p 0.0001``."""
+    from html import escape
 
-    arch, act = pop.column("architecture"), pop.column("activation")
-    trained = analysis.probe_states(pop)
-    groups, reps = [], []
-    for a in ("relu", "tanh"):
-        idx = np.flatnonzero((arch == "vanilla") & (act == a))
-        reps += list(trained[idx])
-        groups += [f"trained {a}"] * len(idx)
-        n_units = pop.models[idx[0]].cell.n_units if len(idx) else 64
-        untrained = analysis.untrained_probe_states(pop.task, "vanilla", a, n_units, seeds=range(1000, 1000 + max(len(idx), 2)))
-        reps += list(untrained)
-        groups += [f"untrained {a}"] * len(untrained)
-    D = pairwise(reps, "svcca", progress=False)
-    groups = np.asarray(groups)
-
-    def mean(g1, g2):
-        block = D[np.ix_(groups == g1, groups == g2)]
-        if g1 == g2:
-            block = block[~np.eye(len(block), dtype=bool)]
-        return float(block.mean())
-
-    means = {
-        "trained relu – untrained relu": mean("trained relu", "untrained relu"),
-        "trained relu – trained tanh": mean("trained relu", "trained tanh"),
-        "trained tanh – untrained tanh": mean("trained tanh", "untrained tanh"),
-        "untrained relu – untrained tanh": mean("untrained relu", "untrained tanh"),
-    }
-    return {"D": D, "groups": groups, "means": means}
+    parts = []
+    for key, v in values.items():
+        if isinstance(v, ClusterTest):
+            parts.append(f"{escape(str(key))}: accuracy {v.accuracy:.2f} (chance {v.chance:.2f}), "
+                         f"<b>p {v.p_value:.4f}</b>, silhouette {v.silhouette:.2f}")
+        elif isinstance(v, dict):
+            parts.append(f"<b>{escape(str(key))}</b> — {_numbers(v, depth + 1)}")
+        else:
+            parts.append(f"{escape(str(key))}: {escape(str(_plain(v)))}")
+    return ("<br>" if depth == 0 else "; ").join(parts)
 
 
 def html_table(results: list[Claim]) -> str:
-    """The claims as an HTML table: id, claim, verdict, measured values, reading (with the caveat of a miss)."""
+    """The claims as an HTML table: claim, verdict, the deciding numbers (p-values), the paper's sentence."""
     from html import escape
 
-    def values(v, depth=0):
-        if isinstance(v, dict):
-            items = "".join(f"<li><b>{escape(str(k))}</b>: {values(x, depth + 1)}</li>" for k, x in v.items())
-            return f"<ul style='margin:0;padding-left:1em'>{items}</ul>"
-        return escape(str(_plain(v)))
-
+    colour = {True: "green", False: "crimson", None: "darkorange"}
     rows = "".join(
-        f"<tr><td>{c.id}</td><td>{escape(c.claim)}</td>"
-        f"<td style='color:{'green' if c.holds else 'crimson'}'><b>{'holds' if c.holds else 'does not hold'}</b></td>"
-        f"<td style='font-size:85%'>{values(c.values)}</td><td>{escape(c.reading)}"
-        f"{'' if c.holds or not c.caveat else '<br><i>May miss here because ' + escape(c.caveat) + '.</i>'}</td></tr>"
+        f"<tr><td><b>{c.id}</b><br>{escape(c.claim)}</td>"
+        f"<td style='color:{colour[c.holds]}'><b>{c.verdict}</b></td>"
+        f"<td style='font-size:85%'>{_numbers(c.deciding)}<br><i>Rule: {escape(c.rule)}.</i>"
+        f"{'<br>' + escape(c.reading) if c.reading else ''}"
+        f"{'' if c.holds or not c.caveat else '<br><i>Scale: ' + escape(c.caveat) + '.</i>'}</td>"
+        f"<td style='font-size:85%'>“{escape(c.paper)}”</td></tr>"
         for c in results
     )
-    head = "<tr><th>id</th><th>claim</th><th>verdict</th><th>measured</th><th>reading</th></tr>"
+    head = "<tr><th>claim</th><th>verdict</th><th>measured here (deciding numbers)</th><th>the paper</th></tr>"
     return f"<table class='claims'>{head}{rows}</table>"

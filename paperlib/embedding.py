@@ -121,6 +121,8 @@ def cluster_test(D, labels, *, n_permutations: int = 9999, seed: int = 0) -> Clu
         shuffled = rng.permuted(np.broadcast_to(codes, (min(1000, n_permutations - start), len(codes))), axis=1)
         exceed += int(np.sum(np.mean(shuffled[:, nearest] == shuffled, axis=1) >= observed - 1e-12))
     np.fill_diagonal(D, 0.0)
+    n_labels = len(np.unique(labels))  # the silhouette needs a label with two members
     return ClusterTest(accuracy=observed, chance=nearest_neighbour_chance(labels),
-                       p_value=(1 + exceed) / (1 + n_permutations), silhouette=silhouette(D, labels),
+                       p_value=(1 + exceed) / (1 + n_permutations),
+                       silhouette=silhouette(D, labels) if n_labels < len(labels) else float("nan"),
                        n=len(labels), n_permutations=n_permutations)

@@ -289,12 +289,28 @@ def _jacobians(step: Step, x_star, states):
 
 
 def decompose(jacobians: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Eigenvalues sorted by |λ| descending, right eigenvectors (columns) and left ones (rows, L = R⁻¹)."""
+    """Eigenvalues sorted by |λ| descending, right eigenvectors (columns) and left ones (rows, L = R⁻¹).
+
+    A defective Jacobian (e.g. a relu network's silent units give a repeated eigenvalue 0 without
+    independent eigenvectors) has a singular R; its L is then the pseudo-inverse.
+    """
     values, right = np.linalg.eig(np.asarray(jacobians, np.float64))
     order = np.argsort(-np.abs(values), axis=-1, kind="stable")
     values = np.take_along_axis(values, order, axis=-1)
     right = np.take_along_axis(right, order[..., None, :], axis=-1)
-    return values, right, np.linalg.inv(right)
+    try:
+        left = np.linalg.inv(right)
+    except np.linalg.LinAlgError:
+        flat = right.reshape(-1, *right.shape[-2:])
+        left = np.stack([_inverse(r) for r in flat]).reshape(right.shape)
+    return values, right, left
+
+
+def _inverse(matrix: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(matrix)
 
 
 def _unique(states: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:

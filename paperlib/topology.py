@@ -1,8 +1,9 @@
 """The topology of a network's fixed points, and distances between topologies.
 
 - ``transition_graph``: from every fixed point, start ``n_samples`` times a small random distance
-  away, run the autonomous dynamics until they settle, and record which fixed point is reached:
-  a (K × K) matrix of transition probabilities (stable points only self-loop).
+  away, run the autonomous dynamics until they settle at a stable point (or give up after
+  ``max_steps``, counted as unsettled), and record which point is reached: a (K × K) matrix of
+  transition probabilities (stable points only self-loop).
 - ``readout_order``: fixed points sorted lexicographically by their readout, so that graphs of
   different networks can be compared entry by entry.
 - ``modal_count_mask``: the networks whose number of fixed points is the population's mode.
@@ -11,7 +12,7 @@
 - ``graph_distance``: the paper's Euclidean distance between two graphs of equal size.
 - ``matched_graph_distance`` (beyond the paper, which must set aside networks with a different
   number of fixed points): fixed points of the two networks are matched by readout with an
-  optimal assignment; both graphs are padded with empty rows and columns for the unmatched
+  optimal assignment within each stability class; both graphs are padded with empty rows and columns for the unmatched
   points and compared after reordering. It equals ``graph_distance`` when both networks have the
   same points in the same readout order, and grows with every unmatched point (each adds its row
   of probabilities, compared with an empty one).
@@ -21,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import equinox as eqx
@@ -40,14 +42,19 @@ def transition_graph(
     *,
     n_samples: int = 100,
     radius: float | None = None,
-    n_steps: int = 500,
+    settle_distance: float | None = None,
+    max_steps: int = 1000,
     seed: int = 0,
+    x64: bool = True,
 ) -> Float[np.ndarray, "k k"]:
     """Probabilities of settling at fixed point j after starting ``radius`` away from fixed point i.
 
-    ``radius`` defaults to a tenth of the smallest distance between two fixed points (0.01 when
-    there is one). A run that settles at no fixed point (farther than half the smallest distance
-    from all) counts for none, so such a row sums to less than 1.
+    Each start follows the autonomous dynamics until it comes within ``settle_distance`` of a
+    stable point of ``fps`` (a run may pass near a saddle, but cannot stay there), or for at most
+    ``max_steps`` steps: such a run is *unsettled* and counts for no point, so its row sums to less
+    than 1 (``1 − row sum`` is the unsettled fraction). ``radius`` defaults to a tenth of the
+    smallest distance between two points (0.01 with one point); ``settle_distance`` to half that
+    smallest distance (SPEC §4 uses 1% of the network's state scale, which the analysis passes).
     """
     K = len(fps)
     if K == 0:
@@ -56,24 +63,61 @@ def transition_graph(
     gaps = np.linalg.norm(states[:, None] - states[None], axis=-1) + np.diag(np.full(K, np.inf))
     smallest = float(gaps.min()) if K > 1 else 0.1
     radius = 0.1 * smallest if radius is None else radius
+    settle_distance = 0.5 * smallest if settle_distance is None else settle_distance
     rng = np.random.default_rng(seed)
     directions = rng.normal(size=(K, n_samples, states.shape[1]))
     directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
     starts = (states[:, None] + radius * directions).reshape(K * n_samples, -1)
-
-    x_star = jnp.asarray(fps.x_star, jnp.float32)
-    ends = np.asarray(_settle(step, x_star, jnp.asarray(starts, jnp.float32), n_steps), np.float64)
-    distance = np.linalg.norm(ends[:, None] - states[None], axis=-1)
-    nearest = np.argmin(distance, axis=1)
-    reached = distance[np.arange(len(ends)), nearest] < 0.5 * smallest
+    stable = np.flatnonzero(fps.stable)
+    reached = settle(step, fps.x_star, starts, states[stable], settle_distance, max_steps, x64=x64)
     graph = np.zeros((K, K))
     origin = np.repeat(np.arange(K), n_samples)
-    np.add.at(graph, (origin[reached], nearest[reached]), 1.0)
+    ok = reached >= 0
+    np.add.at(graph, (origin[ok], stable[reached[ok]]), 1.0)
     return graph / n_samples
 
 
+_SETTLE_CHUNK = 20  # steps between checks for settled runs
+
+
+def settle(
+    step: Callable[[Array, Array], Array], x_star, starts: Float[np.ndarray, "n state"],
+    targets: Float[np.ndarray, "k state"], settle_distance: float, max_steps: int, *, x64: bool = True,
+) -> np.ndarray:
+    """Run ``h ← step(h, x*)`` from every start until it is within ``settle_distance`` of a target;
+    return the index of the target each run settled at, −1 for runs still unsettled after ``max_steps``.
+
+    Runs are checked every 20 steps; settled ones are dropped from the batch.
+    """
+    dtype = np.float64 if x64 else np.float32
+    precision = jax.enable_x64(True) if x64 else contextlib.nullcontext()
+    result = np.full(len(starts), -1)
+    if len(targets) == 0 or len(starts) == 0:
+        return result
+    targets = np.asarray(targets, np.float64)
+    with precision:
+        step = jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, step)
+        x_star = jnp.asarray(x_star, dtype)
+        h = np.asarray(starts, dtype)
+        lanes = np.arange(len(h))
+        for done_steps in range(0, max_steps, _SETTLE_CHUNK):
+            n = min(_SETTLE_CHUNK, max_steps - done_steps)
+            size = max(8, 1 << int(np.ceil(np.log2(len(h)))))  # few batch shapes, few compilations
+            padded = np.concatenate([h, np.repeat(h[:1], size - len(h), axis=0)])
+            h = np.asarray(_run(step, x_star, jnp.asarray(padded), n))[: len(h)]
+            distance = np.linalg.norm(h[:, None].astype(np.float64) - targets[None], axis=-1)
+            nearest = np.argmin(distance, axis=1)
+            hit = distance[np.arange(len(h)), nearest] <= settle_distance
+            hit &= np.isfinite(h).all(axis=1)
+            result[lanes[hit]] = nearest[hit]
+            h, lanes = h[~hit & np.isfinite(h).all(axis=1)], lanes[~hit & np.isfinite(h).all(axis=1)]
+            if len(h) == 0:
+                break
+    return result
+
+
 @eqx.filter_jit
-def _settle(step, x_star, starts, n_steps: int):
+def _run(step, x_star, starts, n_steps: int):
     """Run the autonomous dynamics ``n_steps`` from every start."""
     run = lambda h: jax.lax.fori_loop(0, n_steps, lambda _, s: step(s, x_star), h)  # noqa: E731
     return jax.vmap(run)(starts)
@@ -119,13 +163,27 @@ def graph_distance(a, b) -> float:
     return float(np.linalg.norm(a - b))
 
 
-def matched_graph_distance(graph_a, readout_a, graph_b, readout_b) -> float:
-    """Distance between topologies with possibly different numbers of fixed points (see module doc)."""
+def matched_graph_distance(graph_a, readout_a, graph_b, readout_b, unstable_a=None, unstable_b=None) -> float:
+    """Distance between topologies with possibly different numbers of fixed points (see module doc).
+
+    Points are matched by readout, and only to points of the same stability (number of unstable
+    dimensions) when ``unstable_a`` and ``unstable_b`` are given.
+    """
     ga, gb = np.asarray(graph_a, np.float64), np.asarray(graph_b, np.float64)
     ra, rb = np.atleast_2d(np.asarray(readout_a, np.float64)), np.atleast_2d(np.asarray(readout_b, np.float64))
     if ga.shape != (len(ra), len(ra)) or gb.shape != (len(rb), len(rb)):
         raise ValueError("each graph must be (K × K) with one readout row per fixed point")
-    rows, cols = linear_sum_assignment(np.linalg.norm(ra[:, None] - rb[None], axis=-1))
+    ua = np.zeros(len(ra), int) if unstable_a is None else np.asarray(unstable_a, int)
+    ub = np.zeros(len(rb), int) if unstable_b is None else np.asarray(unstable_b, int)
+    if ua.shape != (len(ra),) or ub.shape != (len(rb),):
+        raise ValueError("unstable_a and unstable_b need one entry per fixed point")
+    rows, cols = [], []
+    for kind in np.intersect1d(ua, ub):  # optimal assignment within each stability class
+        ia, ib = np.flatnonzero(ua == kind), np.flatnonzero(ub == kind)
+        r, c = linear_sum_assignment(np.linalg.norm(ra[ia][:, None] - rb[ib][None], axis=-1))
+        rows += ia[r].tolist()
+        cols += ib[c].tolist()
+    rows, cols = np.asarray(rows, int), np.asarray(cols, int)
     m = len(rows)
     only_a = np.setdiff1d(np.arange(len(ra)), rows)
     only_b = np.setdiff1d(np.arange(len(rb)), cols)

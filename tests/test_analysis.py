@@ -53,14 +53,24 @@ def test_claims_command_prints_json_for_every_claim(cdi):
     assert result.returncode == 0, result.stderr
     claims = json.loads(result.stdout)
     assert [c["id"] for c in claims] == [f"C{i}" for i in range(1, 9)]
-    assert all(set(c) >= {"id", "claim", "values", "holds"} and isinstance(c["holds"], bool) for c in claims)
-    c4 = claims[3]["values"]
-    # every network's stable points split into at most 8 corner memories and zero memories
-    for arch, v in c4["by_architecture"].items():
-        assert arch in ("vanilla", "ugrnn", "gru", "lstm")
-        assert 0 <= v["8_corners_stable"] <= 1 and v["mean_zero_memories"] <= v["mean_stable"]
-    assert 0 <= c4["fraction_8_corners_stable"] <= 1
-    assert len(c4["counts"]) == claims[0]["values"]["retained"]["flipflop"]
+    assert all(set(c) >= {"id", "claim", "values", "holds", "paper", "rule"} for c in claims)
+    assert all(c["holds"] in (True, False, None) for c in claims)
+    assert all(c["verdict"] == {True: "holds", False: "does not hold", None: "not measurable"}[c["holds"]] for c in claims)
+    # the clustering claims carry a permutation p-value per task and label, in (0, 1]
+    for c in claims[1:3]:
+        assert set(c["p_value"]) == {"flipflop", "sine", "cdi"}
+        assert all(0 < p <= 1 for per in c["p_value"].values() for p in per.values())
+        for task, per in c["p_value"].items():  # the p-value is that of the deciding clustering test
+            assert per == {label: v["p_value"] for label, v in c["values"][task].items()}
+    # C2 reports its sensitivity rows beside the verdict
+    assert set(claims[1]["beside"]["cdi"]) >= {"99% variance", "k = 10", "k = 20"}
+    c4 = claims[3]
+    assert 0 <= c4["values"]["fraction_8_stable_corners"] <= 1
+    assert len(c4["beside"]["counts"]) == claims[0]["beside"]["retained"]["flipflop"]
+    # C5 either says why it cannot be measured or gives both p-values
+    c5 = claims[4]
+    assert (c5["holds"] is None and "not measurable" in c5["reading"]) or set(c5["p_value"]["flipflop"]) == {
+        "topology architecture", "SVCCA architecture"}
     # a reduced profile states, per claim, how it departs from the paper; the paper profile does not
-    assert all(c["caveat"] for c in claims) and "20 steps of a 30-step trial" in claims[3]["caveat"]
+    assert all(c["caveat"] for c in claims)
     assert caveats("paper") == {}

@@ -32,7 +32,16 @@ def test_the_whole_book_builds_at_tiny_scale(tmp_path):
         assert all(f"({number}{p})" in text for p in panels), page
         assert len(re.findall(r"<img", text)) >= len(panels), page
     claims = (html / "generated" / "claims.html").read_text()
-    assert all(f"<td>C{i}</td>" in claims for i in range(1, 9))
+    assert all(f"<td><b>C{i}</b>" in claims for i in range(1, 9))
+    assert "permutation p-value" in claims and "Rule:" in claims
+    for page in ("fig1_flipflop", "fig2_sine", "fig3_cdi", "fig4_untrained", "appendix_c_losses"):
+        text = (html / "generated" / f"{page}.html").read_text()
+        # the page quotes the paper, then says what was measured, with numbers glued from the analysis
+        assert "<blockquote>" in text and "Measured here" in text, page
+        assert "glue:text" not in text and "ff_n" not in text, page
+    for page in html.glob("generated/*.html"):  # papermill's parameters carry no path of the build machine
+        text = page.read_text()
+        assert str(DATA.resolve()) not in text and str(tmp_path) not in text, page.name
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', tasks)
     assert len(images) >= 3 and all((html / "generated" / src).resolve().is_file() for src in images)
     # MathJax is served from the site itself, never from a CDN

@@ -141,3 +141,12 @@ def test_cluster_test_is_calibrated_when_distances_ignore_the_labels():
     assert 0.35 <= np.median(p) <= 0.75  # roughly uniform
     with pytest.raises(ValueError, match="two distinct"):
         cluster_test(_points_distances(rng.normal(size=(5, 2))), np.zeros(5))
+
+
+def test_a_defective_jacobian_still_decomposes():
+    # a nilpotent block (relu units that feed each other but are silent): eigenvalue 0 twice, one eigenvector
+    from paperlib.fixed_points import decompose
+    J = np.array([[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.5]], np.diag([0.9, 0.2, 0.1])])
+    values, right, left = decompose(J)
+    assert np.allclose(np.abs(values[0]), [0.5, 0, 0]) and np.allclose(left[1] @ right[1], np.eye(3))
+    assert np.isfinite(left).all()
