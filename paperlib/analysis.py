@@ -189,7 +189,8 @@ def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
 
     ``paperlib.fixed_points.slow_points`` from ``n_initial`` probe states of that condition plus
     noise: each follows the dynamics until it is slow by speed · T ≤ ``fraction`` · r; points
-    closer than 1% of r are merged.
+    closer than 1% of r are merged. They keep their eigenvalues, not their Jacobians or
+    eigenvectors (``paperlib.figures`` linearises the one point it needs again).
     """
     static, probe, T = pop.task.static_inputs(), pop.task.probe_inputs(), pop.task.n_time
     scales = state_scales(pop)
@@ -206,7 +207,7 @@ def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
             states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
             starts = initial_states(states, n_initial, noise=noise, seed=c)
             fps = slow_points(model.step, static[c], starts, trial_steps=T, state_scale=r, fraction=fraction,
-                              spacing=UNIQUE_FRACTION)
+                              spacing=UNIQUE_FRACTION).without_linearisation()
             fps.save(path)
             per_condition.append(fps)
         results.append(per_condition)

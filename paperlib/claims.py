@@ -62,7 +62,8 @@ def _p_values(values: dict) -> dict:
     out = {}
     for task, per in values.items():
         if isinstance(per, dict):
-            ps = {label: v["p_value"] for label, v in per.items() if isinstance(v, dict) and "p_value" in v}
+            ps = {label: v.p_value if isinstance(v, ClusterTest) else v["p_value"] for label, v in per.items()
+                  if isinstance(v, ClusterTest) or (isinstance(v, dict) and "p_value" in v)}
             if ps:
                 out[task] = ps
     return out

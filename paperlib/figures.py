@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from paperlib import analysis
 from paperlib.analysis import SLOW_FRACTION, SLOW_FRACTIONS, Population
-from paperlib.fixed_points import FixedPoints, slow_speed
+from paperlib.fixed_points import FixedPoints, decompose, slow_speed
 from paperlib.linear import mode_truncated_response, oscillatory_mode
 from paperlib.similarity import fit
 from paperlib.topology import (
@@ -221,11 +222,15 @@ def _integration_by_modes(model, f: FixedPoints, n_steps: int) -> np.ndarray:
         return np.full(TOP_MODES, np.nan)
     readout = np.asarray(model.readout(jnp.asarray(f.states, jnp.float32)))[:, 0]
     k = int(np.argsort(readout)[len(readout) // 2])
-    b = np.asarray(jax.jacfwd(model.step, argnums=1)(jnp.asarray(f.states[k], jnp.float32),
-                                                     jnp.asarray(f.x_star, jnp.float32)))[:, 2]
+    with jax.enable_x64(True):
+        step = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, model.step)
+        h, x = jnp.asarray(f.states[k], jnp.float64), jnp.asarray(f.x_star, jnp.float64)
+        jacobian = np.asarray(jax.jacfwd(step)(h, x))
+        b = np.asarray(jax.jacfwd(step, argnums=1)(h, x))[:, 2]
+    values, right, left = decompose(jacobian[None])
     w = np.zeros(model.cell.state_size)
     w[: model.cell.n_units] = np.asarray(model.W_out[0])
-    r = mode_truncated_response(f.eigenvalues[k], f.right_eigenvectors[k], f.left_eigenvectors[k], b, w, n_steps)
+    r = mode_truncated_response(values[0], right[0], left[0], b, w, n_steps)
     out = np.full(TOP_MODES, np.nan)
     if abs(r[-1]) > 1e-9:
         out[: min(TOP_MODES, len(r))] = r[:TOP_MODES] / r[-1]

@@ -157,10 +157,19 @@ class FixedPoints:
     def __repr__(self) -> str:
         return f"FixedPoints(K={len(self)}, N={self.states.shape[-1]}, n_unstable={self.n_unstable.tolist()})"
 
+    def without_linearisation(self) -> "FixedPoints":
+        """The same points keeping their eigenvalues but no Jacobians or eigenvectors (for hundreds
+        of line points, whose (K × N × N) arrays would dominate what is stored)."""
+        k = len(self)
+        return dataclasses.replace(self, jacobians=np.zeros((k, 0, 0)), right_eigenvectors=np.zeros((k, 0, 0), complex),
+                                   left_eigenvectors=np.zeros((k, 0, 0), complex))
+
     def save(self, path: Path | str) -> None:
-        """Write to ``path`` (``.npz``) atomically."""
+        """Write to ``path`` (``.npz``) atomically. The eigenvectors are not written: ``load``
+        recomputes them from the Jacobians (the same arrays: ``decompose`` is deterministic)."""
         buffer = io.BytesIO()
-        np.savez(buffer, **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        skip = ("right_eigenvectors", "left_eigenvectors")
+        np.savez(buffer, **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in skip})
         atomic_write(Path(path), buffer.getvalue())
 
     @classmethod
@@ -168,12 +177,19 @@ class FixedPoints:
         try:
             with np.load(path) as data:
                 fields = {f.name: data[f.name] for f in dataclasses.fields(cls)
-                          if f.name in data.files or f.default is dataclasses.MISSING}
+                          if f.name in data.files or (f.default is dataclasses.MISSING and "eigenvectors" not in f.name)}
         except (OSError, KeyError, ValueError) as err:
             raise ValueError(f"{path} is not a readable FixedPoints file: {err}") from None
         for name in ("n_initial", "n_iterations", "n_capped"):
             if name in fields:
                 fields[name] = int(fields[name])
+        if "right_eigenvectors" not in fields:
+            jacobians = fields["jacobians"]
+            if jacobians.shape[-1] and len(jacobians):
+                values, fields["right_eigenvectors"], fields["left_eigenvectors"] = decompose(jacobians)
+            else:
+                fields["right_eigenvectors"] = np.zeros(jacobians.shape, complex)
+                fields["left_eigenvectors"] = np.zeros(jacobians.shape, complex)
         return cls(**fields)
 
 

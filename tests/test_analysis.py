@@ -74,3 +74,31 @@ def test_claims_command_prints_json_for_every_claim(cdi):
     # a reduced profile states, per claim, how it departs from the paper; the paper profile does not
     assert all(c["caveat"] for c in claims)
     assert caveats("paper") == {}
+
+
+def test_figure_analyses_obey_their_invariants(cdi):
+    from paperlib import figures
+    from paperlib.fixed_points import slow_speed
+
+    ff = population(str(DATA), "tiny", "flipflop")
+    topo = figures.flipflop_topology(ff)
+    # a looser slow-point rule keeps every point a stricter one keeps
+    c = topo.counts_by_rule
+    assert (c[0.03] <= c[0.1]).all() and (c[0.1] <= c[0.3]).all()
+    speeds = figures.slow_rule_speed(ff)
+    for f, g, limit in zip(topo.fixed_points, topo.graphs, speeds):
+        assert np.all(f.speed <= limit * (1 + 1e-9))
+        assert g.shape == (len(f), len(f)) and np.all(g.sum(axis=1) <= 1 + 1e-9)
+        stable = np.flatnonzero(f.stable)
+        assert np.all(g[:, np.flatnonzero(~f.stable)] == 0)  # runs settle at stable points only
+        assert np.allclose(g[stable][:, stable], np.diag(g[stable, stable]))  # stable points only self-loop
+    assert topo.distances.shape == (len(ff), len(ff)) and np.allclose(topo.distances, topo.distances.T)
+    assert np.all(topo.stable_modulus <= 1 + 1e-3)
+    lines = figures.cdi_lines(cdi)
+    assert lines.near_one.shape == (len(cdi), 2) and lines.integrating.shape == (len(cdi), 2)
+    for per, r in zip(lines.points, figures.slow_rule_speed(cdi)):
+        for f in per:  # every line point is slow by the rule
+            assert np.all(f.speed <= r * (1 + 1e-9))
+    tvu = figures.trained_vs_untrained(cdi)
+    assert set(tvu.means) == set(figures.SVCCA_TRUNCATIONS)
+    assert slow_speed(30, 2.0, 0.1) == pytest.approx(2.0 * 0.1 / 30)

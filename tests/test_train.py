@@ -79,7 +79,7 @@ def test_divergence_patience_trains_through_spikes_shorter_than_it():
 
 def test_retries_roll_a_diverging_member_back_at_half_the_rate_and_touch_no_other():
     task = FlipFlop(n_time=20)
-    hot = Hyperparameters(learning_rate=500.0, decay_rate=1.0, momentum=0.9, clip=100.0, l2=1e-4)
+    hot = Hyperparameters(learning_rate=50.0, decay_rate=1.0, momentum=0.9, clip=100.0, l2=1e-4)
     base = TrainConfig(n_iterations=150, steps_per_call=5, batch_size=8)
     plain = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, hot, GOOD], base, progress=False)
     assert plain.failures[1] != "" and plain.retries.tolist() == [0, 0, 0]
