@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     claims = commands.add_parser("claims", help="measure the paper's claims C1-C8 on a trained population")
     claims.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
     claims.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
-    claims.add_argument("--json", action="store_true", help="print a JSON array of {id, claim, values, holds}")
+    claims.add_argument("--json", action="store_true",
+                        help="print a JSON array of {id, claim, holds (true / false / null: not measurable), values, p_value, ...}")
 
     book = commands.add_parser("book", help="train or reuse the populations, execute every notebook, build the book")
     book.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
@@ -83,7 +84,7 @@ def _claims(args) -> int:
         print(json.dumps([c.as_dict() for c in results], indent=1, ensure_ascii=False))
     else:
         for c in results:
-            print(f"{c.id} {'holds' if c.holds else 'does not hold':<14} {c.claim}")
+            print(f"{c.id} {c.verdict:<15} {c.claim}")
     return 0
 
 

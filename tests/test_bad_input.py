@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from paperlib.cells import make_cell
-from paperlib.embedding import classical_mds, silhouette
-from paperlib.fixed_points import FixedPointOptions, find_fixed_points
-from paperlib.linear import oscillation_frequency
+from paperlib.embedding import classical_mds, cluster_test, silhouette
+from paperlib.fixed_points import FixedPointOptions, find_fixed_points, slow_points
+from paperlib.linear import oscillation_frequency, oscillatory_mode
 from paperlib.profiles import SearchSpace
 from paperlib.similarity import cka, pairwise, svcca
 from paperlib.store import StoreError, TaskStore, load_population
@@ -135,6 +135,15 @@ CASES = [
     ("zero time step", lambda d: oscillation_frequency([1j], 0.0), r"dt"),
     ("asymmetric distances", lambda d: classical_mds(np.triu(np.ones((4, 4)), 1)), r"symmetric"),
     ("one label short", lambda d: silhouette(np.zeros((4, 4)), ["a", "b", "a"]), r"one label per row"),
+    ("zero permutations", lambda d: cluster_test(1 - np.eye(4), ["a", "a", "b", "b"], n_permutations=0), r"n_permutations"),
+    ("a single label", lambda d: cluster_test(1 - np.eye(4), ["a"] * 4), r"two distinct"),
+    ("negative trial length for slow points", lambda d: slow_points(bistable, jnp.zeros(3), np.ones((4, 3)),
+                                                                   trial_steps=-5, state_scale=1.0), r"trial_steps"),
+    ("zero state scale", lambda d: slow_points(bistable, jnp.zeros(3), np.ones((4, 3)), trial_steps=10, state_scale=0.0),
+     r"state_scale"),
+    ("trajectory of the wrong width", lambda d: oscillatory_mode(np.array([1j, -1j]), np.eye(2), np.ones((5, 3)), 0.01),
+     r"trajectory"),
+    ("negative second-round seeds", lambda d: FixedPointOptions(n_between=-1), r"n_between"),
 ]
 
 
