@@ -244,7 +244,7 @@ def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: 
 
     arrays = _cached(path, compute)
     return [{"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"],
-             "order": arrays[f"order{i}"], "unsettled": 1.0 - arrays[f"graph{i}"].sum(axis=1)}
+             "order": arrays[f"order{i}"], "unsettled": np.clip(1.0 - arrays[f"graph{i}"].sum(axis=1), 0.0, 1.0)}
             for i in range(len(pop))]
 
 
