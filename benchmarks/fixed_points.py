@@ -27,7 +27,7 @@ import os
 import sys
 import time
 
-import paperlib  # noqa: F401  (before jax: one host device per core)
+import paperlib
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -138,6 +138,7 @@ def against_fpf(model, starts, options, fps, seconds, fpf_path, lr_init):
 
 
 def main() -> None:
+    paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--states", type=int, default=1024)
     parser.add_argument("--loop-states", type=int, default=32, help="states timed one by one")

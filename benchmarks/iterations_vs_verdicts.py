@@ -16,7 +16,7 @@ import dataclasses
 import json
 import time
 
-import paperlib  # noqa: F401  (before jax)
+import paperlib
 import jax
 
 from paperlib import claims, figures, profiles
@@ -54,6 +54,7 @@ def measure(prof: profiles.Profile, data: str) -> dict:
 
 
 def main() -> None:
+    paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, nargs="+", default=[1.0, 2.0], help="flip-flop iteration factors")
     parser.add_argument("--cdi-scale", type=float, nargs="+", default=[1.0, 4.0], help="CDI iteration factors (paired)")

@@ -25,7 +25,7 @@ import argparse
 import json
 import time
 
-import paperlib  # noqa: F401  (before jax: one host device per core)
+import paperlib
 import jax
 import numpy as np
 
@@ -62,6 +62,7 @@ def check_vectorised() -> float:
 
 
 def main() -> None:
+    paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=500, help="timed iterations per shape")
     parser.add_argument("--sizes", type=int, nargs="*", default=[1, 480],

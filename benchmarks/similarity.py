@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 
-import paperlib  # noqa: F401  (before jax: one host device per core)
+import paperlib
 import numpy as np
 
 from paperlib.similarity import cka, pairwise, procrustes, svcca
@@ -33,6 +33,7 @@ def representations(n: int, samples: int = 2000, units: int = 64, seed: int = 0)
 
 
 def main() -> None:
+    paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="networks for the batched-vs-loop comparison")
     parser.add_argument("--loop-pairs", type=int, default=300, help="pairs timed for the loop")

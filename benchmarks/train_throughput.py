@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 
-import paperlib  # noqa: F401  (before jax: one host device per core)
+import paperlib
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -60,6 +60,7 @@ def loop_rate(config: TrainConfig) -> float:
 
 
 def main() -> None:
+    paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=100, help="timed iterations per method")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 8, 32], help="population sizes P")

@@ -1,29 +1,53 @@
 """paperlib: the library behind the executable reproduction of Maheswaranathan et al. (2019),
 "Universality and individuality in neural dynamics across large populations of recurrent networks".
 
-On a CPU-only machine XLA runs one small RNN on one core. Importing ``paperlib`` before JAX
-therefore asks XLA for one single-threaded host device per core, so that the population
-trainer can split its networks across all of them. ``PAPERLIB_HOST_DEVICES=N`` picks another
-number (``0`` leaves ``XLA_FLAGS`` alone); flags already in ``XLA_FLAGS`` are respected, and
-nothing changes if JAX was imported first.
+Importing it changes nothing in the environment or in JAX's configuration. The command line,
+the book's notebooks, the tests and the benchmarks call ``use_host_devices()`` first, which
+splits a CPU-only host into one single-threaded JAX device per core, so that the population
+trainer runs its networks on every core at once.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-
-
-def _configure_host_devices() -> None:
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
-        return
-    n = int(os.environ.get("PAPERLIB_HOST_DEVICES", os.cpu_count() or 1))
-    if n > 1:
-        extra = f"--xla_force_host_platform_device_count={n} --xla_cpu_multi_thread_eigen=false"
-        os.environ["XLA_FLAGS"] = f"{flags} {extra}".strip()
-
-
-_configure_host_devices()
 
 __version__ = "0.1.0"
+
+_EIGEN_FLAG = "--xla_cpu_multi_thread_eigen=false"
+
+
+def use_host_devices(n: int | None = None) -> int:
+    """Ask JAX for ``n`` single-threaded host CPU devices; call it before JAX computes anything.
+
+    **Arguments:**
+
+    - ``n``: number of devices; default ``PAPERLIB_HOST_DEVICES`` if set, else one per core.
+      ``0`` or ``1`` leaves JAX as it is.
+
+    **Returns:** the number of host devices JAX has afterwards.
+
+    The device count goes through JAX's own ``jax_num_cpu_devices`` option; the one thing JAX
+    offers no option for, single-threaded Eigen kernels on each device (two devices then run
+    concurrently without fighting over the cores), is appended to ``XLA_FLAGS``. Once JAX has
+    started its CPU backend neither can change: the call then leaves everything as it is.
+    Measured here (2 cores): two such devices under ``pmap`` train two networks at once.
+    """
+    import jax
+
+    if n is None:
+        n = int(os.environ.get("PAPERLIB_HOST_DEVICES", os.cpu_count() or 1))
+    if n < 0:
+        raise ValueError(f"n must be a non-negative number of devices, got {n}")
+    if n > 1 and not _backend_started():
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            jax.config.update("jax_num_cpu_devices", n)
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                os.environ["XLA_FLAGS"] = f"{flags} {_EIGEN_FLAG}".strip()
+    return len(jax.devices("cpu"))
+
+
+def _backend_started() -> bool:
+    from jax._src import xla_bridge
+
+    return bool(getattr(xla_bridge, "_backends", {}))

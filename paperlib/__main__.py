@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-import paperlib  # noqa: F401  (before jax: one host device per core)
+import paperlib
 
 PROFILES = ("tiny", "small", "paper")
 TASKS = ("flipflop", "sine", "cdi")
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_data_dir(parser, args.data)
+    paperlib.use_host_devices()  # one single-threaded JAX device per core
     if args.command == "train":
         if args.workers is not None and args.workers < 1:
             parser.error(f"--workers must be a positive integer, got {args.workers}")

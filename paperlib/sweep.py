@@ -107,11 +107,19 @@ def _local_map(fn: Callable, jobs: Sequence[tuple]):
         yield job, fn(*job, progress=True)
 
 
+def _on_worker(fn: Callable, *job):
+    """Run ``fn(*job)`` in a Dask worker, with its host CPU split into one JAX device per core first."""
+    import paperlib
+
+    paperlib.use_host_devices()
+    return fn(*job)
+
+
 def _dask_map(client):
     from dask.distributed import as_completed
 
     def run(fn: Callable, jobs: Sequence[tuple]):
-        futures = {client.submit(fn, *job, pure=False): job for job in jobs}
+        futures = {client.submit(_on_worker, fn, *job, pure=False): job for job in jobs}
         for future in as_completed(futures):
             yield futures[future], future.result()
 

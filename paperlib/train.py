@@ -4,7 +4,7 @@ Parameters of the P networks are stacked along a leading axis; one training step
 network (``member_step``) is ``jax.vmap``-ed over that axis, ``lax.scan``-ed over
 ``steps_per_call`` iterations so Python is out of the inner loop, and the population axis is
 split over every local JAX device with ``pmap`` (GPUs, or the host CPU devices that
-``import paperlib`` creates, one per core). Members never interact: each has its own
+``paperlib.use_host_devices()`` creates, one per core). Members never interact: each has its own
 initialisation and data stream (both from its seed), its own hyperparameters, and its own
 divergence flag, so a member that blows up is frozen and flagged while the others train on
 exactly as they would alone.

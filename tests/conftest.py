@@ -1,3 +1,5 @@
-"""Import paperlib before JAX so that the host CPU is split into one device per core."""
+"""One single-threaded JAX device per core for the whole suite, as the command line sets up."""
 
-import paperlib  # noqa: F401  (must precede the first `import jax`)
+import paperlib
+
+paperlib.use_host_devices()

@@ -90,3 +90,16 @@ def test_lstm_readout_sees_h_only_and_run_matches_stepping():
         h = model.step(h, inputs[t])
         np.testing.assert_allclose(states[t], h, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(outputs[t], model.readout(h), rtol=1e-5, atol=1e-7)
+
+
+def test_importing_paperlib_changes_neither_the_environment_nor_jax():
+    import subprocess
+    import sys
+
+    code = ("import os, jax; env = dict(os.environ); cfg = dict(jax.config.values); import paperlib, paperlib.similarity, "
+            "paperlib.fixed_points; assert dict(os.environ) == env and dict(jax.config.values) == cfg; "
+            "n = paperlib.use_host_devices(2); print(n, os.environ['XLA_FLAGS'])")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("XLA_FLAGS", "PAPERLIB_HOST_DEVICES")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "2" and "--xla_cpu_multi_thread_eigen=false" in result.stdout
