@@ -254,8 +254,9 @@ PROFILES: dict[str, Profile] = {
             # networks, 8 stable corners in 67%; C7 does not hold (87.5% integrate in both contexts, Vanilla 75%).
             # At 3,000 / 2,000 (trained on one H100, analysed here): C4 66% / 81%, still short of 90%; C7 holds
             # (100% integrate; gated > Vanilla, Mann-Whitney p <= 4e-5); C5 measurable at 6 modal tanh networks
-            # per architecture and holds at both lengths. CDI costs 75 s per 500 iterations here and flip-flop
-            # about 460 s per 1,500, so within make book's 30 minutes CDI goes to 2,000 and flip-flop stays.
+            # per architecture and holds at both lengths. In a clean-clone make book (2 cores) CDI's 2,000 iterations
+            # take 95 s and flip-flop's 1,500 take 335 s (19 min in all): 3,000 flip-flop iterations would still fit
+            # in 30 minutes, but moved no verdict, so CDI goes to 2,000 (C7 turns) and flip-flop stays at 1,500.
             ("cdi", TaskPlan(
                 (Stage(ContextIntegration(), TrainConfig(n_iterations=2000, batch_size=64, steps_per_call=50,
                                                          divergence_patience=50, retries=4)),),
