@@ -142,6 +142,26 @@ def state_scales(pop: Population) -> np.ndarray:
     return _cached(pop.cache_path("state_scales"), compute)["r"]
 
 
+def _points_by_condition(pop: Population, folder: Path, conditions: Sequence[int], desc: str, search) -> list[list[FixedPoints]]:
+    """For every network and condition, the ``FixedPoints`` file under ``folder``, or
+    ``search(model, r, c, states)`` on the network's probe states of that condition, saved there."""
+    static, probe = pop.task.static_inputs(), pop.task.probe_inputs()
+    results = []
+    for name, model, r in tqdm(list(zip(pop.names, pop.models, state_scales(pop))), desc=desc, leave=False):
+        per_condition = []
+        for c in conditions:
+            path = folder / f"{name}-c{c}.npz"
+            if path.exists():
+                fps = FixedPoints.load(path)
+            else:
+                states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
+                fps = search(model, r, c, states)
+                fps.save(path)
+            per_condition.append(fps)
+        results.append(per_condition)
+    return results
+
+
 def fixed_points(
     pop: Population, *, conditions: Sequence[int] | None = None, n_initial: int = 256, noise: float = 0.1,
     n_between: int = 0, fraction: float = SLOW_FRACTION, trajectory: str = "all",
@@ -154,33 +174,21 @@ def fixed_points(
     ``trajectory="second_half"`` draws the initial states from the second half of each probe trial
     (the sine's steady oscillation).
     """
-    static = pop.task.static_inputs()
-    conditions = list(range(len(static)) if conditions is None else conditions)
-    probe = pop.task.probe_inputs()
+    conditions = list(range(len(pop.task.static_inputs())) if conditions is None else conditions)
     T = pop.task.n_time
-    scales = state_scales(pop)
     folder = pop.cache_path("fixed_points", conditions=conditions, n_initial=n_initial, noise=noise,
                             n_between=n_between, trajectory=trajectory).with_suffix("")
-    results = []
-    for name, model, r in tqdm(list(zip(pop.names, pop.models, scales)), desc=f"{pop.task.name} fixed points",
-                               leave=False):
-        options = FixedPointOptions(keep_q=0.5 * slow_speed(T, r, max(SLOW_FRACTIONS)) ** 2, tol_unique=UNIQUE_FRACTION * r,
-                                    n_between=n_between)
-        per_condition = []
-        for c in conditions:
-            path = folder / f"{name}-c{c}.npz"
-            if path.exists():
-                fps = FixedPoints.load(path)
-            else:
-                states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
-                if trajectory == "second_half":
-                    states = states[:, T // 2:]
-                fps = find_fixed_points(model.step, static[c], initial_states(states, n_initial, noise=noise, seed=c),
-                                        options)
-                fps.save(path)
-            per_condition.append(fps.slower_than(slow_speed(T, r, fraction)))
-        results.append(per_condition)
-    return results
+
+    def search(model, r, c, states):
+        options = FixedPointOptions(keep_q=0.5 * slow_speed(T, r, max(SLOW_FRACTIONS)) ** 2,
+                                    tol_unique=UNIQUE_FRACTION * r, n_between=n_between)
+        if trajectory == "second_half":
+            states = states[:, T // 2:]
+        starts = initial_states(states, n_initial, noise=noise, seed=c)
+        return find_fixed_points(model.step, pop.task.static_inputs()[c], starts, options)
+
+    found = _points_by_condition(pop, folder, conditions, f"{pop.task.name} fixed points", search)
+    return [[f.slower_than(slow_speed(T, r, fraction)) for f in per] for per, r in zip(found, state_scales(pop))]
 
 
 def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
@@ -192,26 +200,15 @@ def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
     closer than 1% of r are merged. They keep their eigenvalues, not their Jacobians or
     eigenvectors (``paperlib.figures`` linearises the one point it needs again).
     """
-    static, probe, T = pop.task.static_inputs(), pop.task.probe_inputs(), pop.task.n_time
-    scales = state_scales(pop)
     folder = pop.cache_path("line_points", n_initial=n_initial, noise=noise, fraction=fraction).with_suffix("")
-    results = []
-    for name, model, r in tqdm(list(zip(pop.names, pop.models, scales)), desc=f"{pop.task.name} line points",
-                               leave=False):
-        per_condition = []
-        for c in range(len(static)):
-            path = folder / f"{name}-c{c}.npz"
-            if path.exists():
-                per_condition.append(FixedPoints.load(path))
-                continue
-            states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
-            starts = initial_states(states, n_initial, noise=noise, seed=c)
-            fps = slow_points(model.step, static[c], starts, trial_steps=T, state_scale=r, fraction=fraction,
-                              spacing=UNIQUE_FRACTION).without_linearisation()
-            fps.save(path)
-            per_condition.append(fps)
-        results.append(per_condition)
-    return results
+
+    def search(model, r, c, states):
+        starts = initial_states(states, n_initial, noise=noise, seed=c)
+        return slow_points(model.step, pop.task.static_inputs()[c], starts, trial_steps=pop.task.n_time,
+                           state_scale=r, fraction=fraction, spacing=UNIQUE_FRACTION).without_linearisation()
+
+    return _points_by_condition(pop, folder, range(len(pop.task.static_inputs())), f"{pop.task.name} line points",
+                                search)
 
 
 def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: int = 100) -> list[dict]:

@@ -338,12 +338,12 @@ def _unique(states: np.ndarray, q: np.ndarray, tol: float) -> np.ndarray:
     return np.asarray(kept, int)
 
 
-def _precision(options: FixedPointOptions):
-    """The dtype and the JAX precision context a search runs in."""
-    return (np.float64, jax.enable_x64(True)) if options.x64 else (np.float32, contextlib.nullcontext())
+def precision(x64: bool):
+    """The dtype and the JAX context that searches and linearisations run in (float64 when ``x64``)."""
+    return (np.float64, jax.enable_x64(True)) if x64 else (np.float32, contextlib.nullcontext())
 
 
-def _cast(step: Step, dtype) -> Step:
+def cast(step: Step, dtype) -> Step:
     """``step`` with its floating-point arrays (an Equinox module's weights) cast to ``dtype``."""
     return jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, step)
 
@@ -380,10 +380,10 @@ def find_fixed_points(
     seen to deadlock). With ``options.n_between`` a second round starts between the stable points
     of the first (see the module docstring). Inputs are never modified.
     """
-    dtype, precision = _precision(options)
+    dtype, context = precision(options.x64)
     device = device or jax.local_devices()[0]
-    with precision:
-        step = _cast(step, dtype)
+    with context:
+        step = cast(step, dtype)
         h0, x_star = _check(step, x_star, initial_states, dtype)
         states, q, converged, iterations = _solve(step, x_star, h0, options, device)
         first = _collect(step, x_star, h0, states, q, converged, iterations, options)
@@ -412,13 +412,14 @@ def between_stable_points(fps: FixedPoints, n: int, *, noise: float = 0.0, seed:
         return np.zeros((0, fps.states.shape[-1]))
     rng = np.random.default_rng(seed)
     k = len(stable)
-    n_pairs = (n - 1 + 1) // 2
-    pairs = np.stack([rng.choice(k, 2, replace=False) for _ in range(n_pairs)])
-    fours = np.stack([rng.choice(k, min(4, k), replace=False) for _ in range(n - 1 - n_pairs)]) if n - 1 - n_pairs > 0 else None
-    seeds = [stable[pairs].mean(axis=1), stable.mean(axis=0, keepdims=True)]
-    if fours is not None:
-        seeds.append(stable[fours].mean(axis=1))
-    seeds = np.concatenate(seeds)[:n]
+    n_pairs = n // 2
+
+    def means(size: int, count: int) -> np.ndarray:
+        picks = [rng.choice(k, size, replace=False) for _ in range(count)]
+        return stable[np.stack(picks)].mean(axis=1) if picks else np.zeros((0, stable.shape[1]))
+
+    pairs = means(2, n_pairs)
+    seeds = np.concatenate([pairs, stable.mean(axis=0, keepdims=True), means(min(4, k), n - 1 - n_pairs)])[:n]
     return seeds + noise / np.sqrt(seeds.shape[1]) * rng.normal(size=seeds.shape)
 
 
@@ -469,22 +470,26 @@ def state_scale(states: Float[np.ndarray, "... state"]) -> float:
 
 @eqx.filter_jit
 def _settle_until_slow(step, x_star, h0, max_speed, max_steps):
-    """Run ``h ← F(h)`` for every lane until ‖F(h) − h‖ ≤ ``max_speed`` (then hold it) or ``max_steps``."""
-    def speed(h):
-        return jnp.linalg.norm(jax.vmap(step, in_axes=(0, None))(h, x_star) - h, axis=-1)
+    """Run ``h ← F(h)`` for every lane until ‖F(h) − h‖ ≤ ``max_speed`` (then hold it) or ``max_steps``.
+
+    The carry holds ``F(h)`` beside ``h``, so each iteration applies the map once.
+    """
+    apply = jax.vmap(step, in_axes=(0, None))
 
     def body(carry):
-        h, slow, it = carry
-        f = jax.vmap(step, in_axes=(0, None))(h, x_star)
+        h, f, slow, it = carry
         h = jnp.where(slow[:, None], h, f)
-        return h, slow | (speed(h) <= max_speed), it + 1
+        f = apply(h, x_star)
+        return h, f, slow | (jnp.linalg.norm(f - h, axis=-1) <= max_speed), it + 1
 
     def cond(carry):
-        _, slow, it = carry
+        _, _, slow, it = carry
         return ~jnp.all(slow) & (it < max_steps)
 
-    h, slow, _ = jax.lax.while_loop(cond, body, (h0, speed(h0) <= max_speed, jnp.int32(0)))
-    return h, slow, speed(h)
+    f0 = apply(h0, x_star)
+    start = (h0, f0, jnp.linalg.norm(f0 - h0, axis=-1) <= max_speed, jnp.int32(0))
+    h, f, slow, _ = jax.lax.while_loop(cond, body, start)
+    return h, slow, jnp.linalg.norm(f - h, axis=-1)
 
 
 def slow_points(
@@ -512,14 +517,13 @@ def slow_points(
     it needs no learning rate and no Jacobian until the end. Newton's method to ``q → 0`` would
     instead collapse a leaky line to its one exact fixed point.
     """
-    options = FixedPointOptions(x64=x64)
-    dtype, precision = _precision(options)
+    dtype, context = precision(x64)
     max_speed = slow_speed(trial_steps, state_scale, fraction)
     if not spacing > 0:
         raise ValueError(f"spacing must be positive, got {spacing!r}")
     max_steps = 10 * trial_steps if max_steps is None else max_steps
-    with precision:
-        step = _cast(step, dtype)
+    with context:
+        step = cast(step, dtype)
         h0, x_star = _check(step, x_star, initial_states, dtype)
         h, slow, speed = (np.asarray(a) for a in _settle_until_slow(step, x_star, jnp.asarray(h0), max_speed,
                                                                     jnp.int32(max_steps)))
@@ -554,9 +558,9 @@ def find_fixed_points_population(
     ``find_fixed_points`` on devices); every lane runs until all are done (no compaction). One
     round only: ``options.n_between`` is not used here.
     """
-    dtype, precision = _precision(options)
-    with precision:
-        models = _cast(models, dtype)
+    dtype, context = precision(options.x64)
+    with context:
+        models = cast(models, dtype)
         params = eqx.filter(models, eqx.is_array)
         n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
         h0s = np.array(initial_states, dtype=dtype)

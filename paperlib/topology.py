@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Callable
 
 import equinox as eqx
@@ -33,7 +32,7 @@ from jaxtyping import Array, Float
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import minimum_spanning_tree
 
-from paperlib.fixed_points import FixedPoints
+from paperlib.fixed_points import FixedPoints, cast, precision
 
 
 def transition_graph(
@@ -89,14 +88,13 @@ def settle(
 
     Runs are checked every 20 steps; settled ones are dropped from the batch.
     """
-    dtype = np.float64 if x64 else np.float32
-    precision = jax.enable_x64(True) if x64 else contextlib.nullcontext()
+    dtype, context = precision(x64)
     result = np.full(len(starts), -1)
     if len(targets) == 0 or len(starts) == 0:
         return result
     targets = np.asarray(targets, np.float64)
-    with precision:
-        step = jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, step)
+    with context:
+        step = cast(step, dtype)
         x_star = jnp.asarray(x_star, dtype)
         h = np.asarray(starts, dtype)
         lanes = np.arange(len(h))
@@ -107,10 +105,10 @@ def settle(
             h = np.asarray(_run(step, x_star, jnp.asarray(padded), n))[: len(h)]
             distance = np.linalg.norm(h[:, None].astype(np.float64) - targets[None], axis=-1)
             nearest = np.argmin(distance, axis=1)
-            hit = distance[np.arange(len(h)), nearest] <= settle_distance
-            hit &= np.isfinite(h).all(axis=1)
+            finite = np.isfinite(h).all(axis=1)
+            hit = (distance[np.arange(len(h)), nearest] <= settle_distance) & finite
             result[lanes[hit]] = nearest[hit]
-            h, lanes = h[~hit & np.isfinite(h).all(axis=1)], lanes[~hit & np.isfinite(h).all(axis=1)]
+            h, lanes = h[~hit & finite], lanes[~hit & finite]
             if len(h) == 0:
                 break
     return result
