@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import mannwhitneyu, pearsonr
+from scipy.stats import mannwhitneyu
 
 from paperlib import analysis, figures
 from paperlib.embedding import ClusterTest, cluster_test
@@ -186,7 +186,7 @@ def c3(pops: dict) -> Claim:
 def c4(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
     """§3.1: "encoding all possible outputs as 8 stable fixed points", under 10% set aside."""
     arch = pop.column("architecture")
-    eight = (topo.n_stable == 8) & (topo.corners == 8)
+    eight = topo.eight_corners
     return Claim(
         "C4", "flip-flop networks share one topology: 8 stable points plus saddles",
         paper="The network solves the task by encoding all possible outputs as 8 stable fixed points. [...] Networks "
@@ -200,7 +200,7 @@ def c4(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
         beside={"counts": topo.n_points.tolist(),
                 "modal fraction at slow-point rule 0.03 / 0.3": [float(np.mean(c == np.bincount(c).argmax()))
                                                                   for c in (topo.counts_by_rule[0.03], topo.counts_by_rule[0.3])],
-                "fraction with the paper's 27-point lattice (8/12/6/1)": float(np.mean(_lattice(topo))),
+                "fraction with the paper's 27-point lattice (8/12/6/1)": float(np.mean(topo.lattice)),
                 "fraction with stable zero memories": float(np.mean(topo.zero_memories > 0)),
                 "mean unsettled fraction of perturbed runs": float(topo.unsettled.mean()),
                 "by_architecture": {a: {"8 stable corners": float(eight[arch == a].mean()),
@@ -210,12 +210,6 @@ def c4(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
         reading="points with speed · T ≤ 0.1 · r; stable: no |λ| > 1 + 1e-3; corners: stable points whose every "
                 "output is beyond ±0.5, counted by sign pattern",
     )
-
-
-def _lattice(topo: figures.FlipFlopTopology) -> np.ndarray:
-    """Networks whose points are 8 stable, 12 with 1, 6 with 2 and 1 with 3 unstable dimensions."""
-    return np.array([len(f) == 27 and np.bincount(f.n_unstable, minlength=4)[:4].tolist() == [8, 12, 6, 1]
-                     for f in topo.fixed_points])
 
 
 def c5(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
@@ -245,13 +239,10 @@ def c5(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
 
 def c6(sine: figures.SineLinearisation) -> Claim:
     """§3.2: "a single pair of imaginary eigenvalues, representing a mildly unstable oscillatory mode whose complex angle aligned well with the input frequency"."""
-    cued = np.broadcast_to(sine.cued, sine.linear.shape)
     ok = np.isfinite(sine.linear)
-    r = float(pearsonr(sine.linear[ok], cued[ok])[0]) if ok.sum() > 2 else float("nan")
-    ratio = np.abs(sine.linear[ok] / cued[ok] - 1)
-    median = float(np.median(ratio)) if ok.any() else float("nan")
-    mild = (sine.modulus > 1) & (sine.modulus <= 1.1) & sine.only_pair
-    fraction = float(mild.mean())
+    r = sine.pearson_r
+    median = float(np.median(sine.relative_error)) if ok.any() else float("nan")
+    fraction = float(sine.mild.mean())
     return Claim(
         "C6", "sine: one mildly unstable oscillatory mode per cue, linear frequency ≈ cued frequency",
         paper="We studied the linearized dynamics around each fixed point and found a single pair of imaginary "
@@ -274,7 +265,7 @@ def c7(lines: figures.CdiLines, pop: analysis.Population) -> Claim:
     """§3.3: the Vanilla RNN integrates with "a single linear mode with an eigenvalue of 1"; "the gated architectures had many more eigenvalues near 1"."""
     arch = pop.column("architecture")
     integrates_both = lines.integrates.all(axis=1)
-    per_net = np.nanmean(lines.near_one, axis=1)
+    per_net = lines.near_one_per_network
     vanilla = per_net[(arch == "vanilla") & np.isfinite(per_net)]
     tests = {}
     for a in dict.fromkeys(arch):

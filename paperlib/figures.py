@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from paperlib import analysis
 from paperlib.analysis import SLOW_FRACTION, SLOW_FRACTIONS, Population
-from paperlib.fixed_points import FixedPoints, decompose, slow_speed
+from paperlib.fixed_points import FixedPoints, cast, decompose, precision, slow_speed
 from paperlib.linear import mode_truncated_response, oscillatory_mode
 from paperlib.similarity import fit
 from paperlib.topology import (
@@ -67,6 +66,17 @@ class FlipFlopTopology:
     @property
     def modal(self) -> np.ndarray:
         return modal_count_mask(self.n_points)
+
+    @property
+    def eight_corners(self) -> np.ndarray:
+        """Networks with exactly 8 stable points, one per corner of the output cube."""
+        return (self.n_stable == 8) & (self.corners == 8)
+
+    @property
+    def lattice(self) -> np.ndarray:
+        """Networks whose points are the paper's 27: 8 stable, 12 / 6 / 1 with 1 / 2 / 3 unstable dimensions."""
+        return np.array([len(f) == 27 and np.bincount(f.n_unstable, minlength=4)[:4].tolist() == [8, 12, 6, 1]
+                         for f in self.fixed_points], bool)
 
     @property
     def modal_count(self) -> int:
@@ -122,6 +132,25 @@ class SineLinearisation:
     only_pair: np.ndarray
     n_points: np.ndarray
 
+    @property
+    def mild(self) -> np.ndarray:
+        """(network, cue) whose oscillatory mode has 1 < |λ| ≤ 1.1 and is the only growing complex pair."""
+        return (self.modulus > 1) & (self.modulus <= 1.1) & self.only_pair
+
+    @property
+    def relative_error(self) -> np.ndarray:
+        """|linear / cued − 1| at every (network, cue) with a fixed point, pooled."""
+        ok = np.isfinite(self.linear)
+        return np.abs(self.linear[ok] / np.broadcast_to(self.cued, self.linear.shape)[ok] - 1)
+
+    @property
+    def pearson_r(self) -> float:
+        """Pearson correlation of linear and cued frequency, pooled over networks and cues (NaN under 3 pairs)."""
+        ok = np.isfinite(self.linear)
+        if ok.sum() < 3:
+            return float("nan")
+        return float(np.corrcoef(self.linear[ok], np.broadcast_to(self.cued, self.linear.shape)[ok])[0, 1])
+
 
 def sine_linearisation(pop: Population, cues=None) -> SineLinearisation:
     """Fig. 2d-f: the linearised oscillation at every cue (default: all 51 probe cues)."""
@@ -176,6 +205,14 @@ class CdiLines:
     distances: np.ndarray
 
     @property
+    def near_one_per_network(self) -> np.ndarray:
+        """Per network, eigenvalues with |λ − 1| < 0.05 per point, averaged over all its line points
+        of both contexts (NaN for a network without line points)."""
+        counts = np.where(self.n_points > 0, self.near_one, 0.0) * self.n_points
+        total = self.n_points.sum(axis=1)
+        return np.where(total > 0, counts.sum(axis=1) / np.maximum(total, 1), np.nan)
+
+    @property
     def integrates(self) -> np.ndarray:
         """(P, contexts): at ≥ 50% of the context's line points some eigenvalue is near 1."""
         return self.integrating >= 0.5
@@ -222,9 +259,10 @@ def _integration_by_modes(model, f: FixedPoints, n_steps: int) -> np.ndarray:
         return np.full(TOP_MODES, np.nan)
     readout = np.asarray(model.readout(jnp.asarray(f.states, jnp.float32)))[:, 0]
     k = int(np.argsort(readout)[len(readout) // 2])
-    with jax.enable_x64(True):
-        step = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, model.step)
-        h, x = jnp.asarray(f.states[k], jnp.float64), jnp.asarray(f.x_star, jnp.float64)
+    dtype, context = precision(x64=True)
+    with context:
+        step = cast(model.step, dtype)
+        h, x = jnp.asarray(f.states[k], dtype), jnp.asarray(f.x_star, dtype)
         jacobian = np.asarray(jax.jacfwd(step)(h, x))
         b = np.asarray(jax.jacfwd(step, argnums=1)(h, x))[:, 2]
     values, right, left = decompose(jacobian[None])

@@ -76,15 +76,19 @@ def distance_heatmap(ax: plt.Axes, D: np.ndarray, groups, cmap: str = "viridis")
     plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
 
 
-def mds_by_label(D: np.ndarray, architecture, activation, letter: str, title: str, axes=None):
+def mds_by_label(D: np.ndarray, architecture, activation, letter: str, title: str, axes=None) -> dict:
     """The paper's two embeddings of a distance matrix: by architecture among the tanh networks and
     by activation among the Vanilla networks, each labelled with its clustering test (accuracy,
-    chance, permutation p-value; ``paperlib.embedding.cluster_test``). Returns the axes."""
+    chance, permutation p-value; ``paperlib.embedding.cluster_test``).
+
+    Returns ``{"architecture": ClusterTest, "activation": ClusterTest}`` (a label with fewer than
+    3 networks or a single value is left out), so a page can quote the numbers it plots."""
     from paperlib.embedding import cluster_test, mds
 
     arch, act = np.asarray(architecture), np.asarray(activation)
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    tests = {}
     for ax, (mask, labels, palette, what) in zip(axes, (
         (act == "tanh", arch, ARCHITECTURE_COLORS, "architecture (tanh)"),
         (arch == "vanilla", act, ACTIVATION_COLORS, "activation (Vanilla)"),
@@ -93,7 +97,7 @@ def mds_by_label(D: np.ndarray, architecture, activation, letter: str, title: st
         if len(idx) >= 3 and len(set(labels[idx])) >= 2:
             sub = D[np.ix_(idx, idx)]
             mds_scatter(ax, mds(sub), labels[idx], palette, ARCHITECTURE_NAMES)
-            test = cluster_test(sub, labels[idx])
+            test = tests[what.split()[0]] = cluster_test(sub, labels[idx])
             ax.set_xlabel(f"1-NN accuracy {test.accuracy:.2f} (chance {test.chance:.2f}), p = {test.p_value:.4f}")
         panel_title(ax, letter, f"{title} by {what}")
-    return axes
+    return tests

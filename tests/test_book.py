@@ -34,11 +34,13 @@ def test_the_whole_book_builds_at_tiny_scale(tmp_path):
     claims = (html / "generated" / "claims.html").read_text()
     assert all(f"<td><b>C{i}</b>" in claims for i in range(1, 9))
     assert "permutation p-value" in claims and "Rule:" in claims
-    for page in ("fig1_flipflop", "fig2_sine", "fig3_cdi", "fig4_untrained", "appendix_c_losses"):
+    for page in ("fig1_flipflop", "fig2_sine", "fig3_cdi", "fig4_untrained", "appendix_c_losses", "appendix_e_svcca_cka"):
         text = (html / "generated" / f"{page}.html").read_text()
         # the page quotes the paper, then says what was measured, with numbers glued from the analysis
         assert "<blockquote>" in text and "Measured here" in text, page
         assert "glue:text" not in text and ("Measured here</strong> on" in text or "Measured here</strong>:" in text), page
+    performance = (html / "generated" / "performance.html").read_text()
+    assert "Measured here" in performance and "glue:text" not in performance
     for page in html.glob("generated/*.html"):  # papermill's parameters carry no path of the build machine
         text = page.read_text()
         assert str(DATA.resolve()) not in text and str(tmp_path) not in text, page.name
