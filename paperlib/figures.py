@@ -92,8 +92,10 @@ def flipflop_fixed_points(pop: Population, fraction: float = SLOW_FRACTION) -> l
 
 def flipflop_topology(pop: Population) -> FlipFlopTopology:
     """Fig. 1e-f: fixed points, transition graphs and topology distances of the flip-flop networks."""
-    fps = flipflop_fixed_points(pop)
-    counts = {f: np.array([len(p) for p in flipflop_fixed_points(pop, f)]) for f in SLOW_FRACTIONS}
+    loosest = flipflop_fixed_points(pop, max(SLOW_FRACTIONS))  # loaded once; every rule is a subset
+    counts = {f: np.array([int(np.sum(p.speed <= s)) for p, s in zip(loosest, slow_rule_speed(pop, f))])
+              for f in SLOW_FRACTIONS}
+    fps = [p.slower_than(s) for p, s in zip(loosest, slow_rule_speed(pop, SLOW_FRACTION))]
     graphs = analysis.transition_graphs(pop, [[f] for f in fps])
     ordered = [f[g["order"]] for f, g in zip(fps, graphs)]
     memories = [flipflop_memories(g["readout"], g["n_unstable"]) for g in graphs]
@@ -176,8 +178,7 @@ def sine_linearisation(pop: Population, cues=None) -> SineLinearisation:
                 out["linear"][i, j], out["modulus"][i, j] = freq, modulus
                 values = f.eigenvalues[k]
                 growing = np.flatnonzero((values.imag > 1e-9) & (np.abs(values) > 1 + UNSTABLE))
-                out["only_pair"][i, j] = index >= 0 and set(growing.tolist()) <= {index} and \
-                    abs(values[index]) > 1 + UNSTABLE
+                out["only_pair"][i, j] = growing.tolist() == [index]
         return out
 
     arrays = analysis._cached(pop.cache_path("sine_linearisation", cues=cues.tolist()), compute)
