@@ -23,6 +23,7 @@ from paperlib.embedding import ClusterTest, cluster_test
 from paperlib.profiles import get_profile
 from paperlib.store import TaskStore
 from paperlib.sweep import population
+from paperlib.topology import modal_count_mask
 
 ALPHA = 0.05  # a label clusters when the permutation p-value is below this
 LOSS_THRESHOLD = 0.05  # normalised MSE under which a flip-flop or CDI network has learned
@@ -155,10 +156,9 @@ def c2(pops: dict) -> Claim:
         tests[task] = by_label(sens.distances["95% variance"], pop)
         beside[task] = {name: {label: t.p_value for label, t in by_label(D, pop).items()}
                         for name, D in sens.distances.items() if name != "95% variance"}
-        beside[task]["kept width at 95% (min, median, max)"] = [int(sens.width_95.min()), float(np.median(sens.width_95)),
-                                                                 int(sens.width_95.max())]
-        beside[task]["kept width at 99% (min, median, max)"] = [int(sens.width_99.min()), float(np.median(sens.width_99)),
-                                                                 int(sens.width_99.max())]
+        for level, widths in (("95%", sens.width_95), ("99%", sens.width_99)):
+            beside[task][f"kept width at {level} (min, median, max)"] = [int(widths.min()), float(np.median(widths)),
+                                                                         int(widths.max())]
     return Claim(
         "C2", "SVCCA geometry clusters by architecture and by activation",
         paper="These SVCCA MDS summaries show systematic differences in the representations across both architecture "
@@ -198,8 +198,8 @@ def c4(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
         deciding={"modal_count": topo.modal_count, "fraction_modal": float(topo.modal.mean()),
                   "fraction_8_stable_corners": float(eight.mean())},
         beside={"counts": topo.n_points.tolist(),
-                "modal fraction at slow-point rule 0.03 / 0.3": [float(np.mean(c == np.bincount(c).argmax()))
-                                                                  for c in (topo.counts_by_rule[0.03], topo.counts_by_rule[0.3])],
+                "modal fraction at slow-point rule 0.03 / 0.3": [float(modal_count_mask(topo.counts_by_rule[f]).mean())
+                                                                  for f in (0.03, 0.3)],
                 "fraction with the paper's 27-point lattice (8/12/6/1)": float(np.mean(topo.lattice)),
                 "fraction with stable zero memories": float(np.mean(topo.zero_memories > 0)),
                 "mean unsettled fraction of perturbed runs": float(topo.unsettled.mean()),
