@@ -105,24 +105,21 @@ def cluster_test(D, labels, *, n_permutations: int = 9999, seed: int = 0) -> Clu
     Each network's nearest other network is fixed by ``D``; shuffling the labels ``n_permutations``
     times gives the accuracies expected if distances carried no information about them.
     """
-    D = _distances(D).copy()
+    D = _distances(D)
     labels = _labels(labels, len(D))
     if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
         raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
-    if len(np.unique(labels)) < 2:
+    values, codes = np.unique(labels, return_inverse=True)
+    if len(values) < 2:
         raise ValueError("labels must hold at least two distinct values")
-    codes = np.unique(labels, return_inverse=True)[1]
-    np.fill_diagonal(D, np.inf)
-    nearest = np.argmin(D, axis=1)
+    nearest = np.argmin(D + np.diag(np.full(len(D), np.inf)), axis=1)
     observed = float(np.mean(codes[nearest] == codes))
     rng = np.random.default_rng(seed)
     exceed = 0
     for start in range(0, n_permutations, 1000):
         shuffled = rng.permuted(np.broadcast_to(codes, (min(1000, n_permutations - start), len(codes))), axis=1)
         exceed += int(np.sum(np.mean(shuffled[:, nearest] == shuffled, axis=1) >= observed - 1e-12))
-    np.fill_diagonal(D, 0.0)
-    n_labels = len(np.unique(labels))  # the silhouette needs a label with two members
     return ClusterTest(accuracy=observed, chance=nearest_neighbour_chance(labels),
-                       p_value=(1 + exceed) / (1 + n_permutations),
-                       silhouette=silhouette(D, labels) if n_labels < len(labels) else float("nan"),
+                       p_value=(1 + exceed) / (1 + n_permutations),  # the silhouette needs a label with two members
+                       silhouette=silhouette(D, labels) if len(values) < len(labels) else float("nan"),
                        n=len(labels), n_permutations=n_permutations)
