@@ -1,12 +1,12 @@
 """How the v2 verdicts of the small profile move with training length (issue: spend the budget where it
 moves the verdicts most).
 
-Trains the small profile's flip-flop and CDI populations with each task's iteration count scaled by
-``--scale`` (e.g. 2: flip-flop 1,500 → 3,000, CDI 500 → 1,000), under a profile named
-``small-x<scale>`` in ``--data``, then measures the claims that read those populations (C2 and C3 on
+Trains the small profile's flip-flop and CDI populations with their iteration counts scaled by
+``--scale`` and ``--cdi-scale`` (e.g. 2 and 0.25: flip-flop 1,500 → 3,000, CDI 2,000 → 500), under a
+profile named ``small-ff<scale>-cdi<cdi-scale>`` in ``--data``, then measures the claims that read those populations (C2 and C3 on
 the two tasks, C4, C5, C7) and prints them with the training time. Nothing else in the profile changes.
 
-    python benchmarks/iterations_vs_verdicts.py --scale 1 2 --cdi-scale 1 4 --data /tmp/iterations
+    python benchmarks/iterations_vs_verdicts.py --scale 1 2 --cdi-scale 0.25 1 --data /tmp/iterations
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def main() -> None:
     paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, nargs="+", default=[1.0, 2.0], help="flip-flop iteration factors")
-    parser.add_argument("--cdi-scale", type=float, nargs="+", default=[1.0, 4.0], help="CDI iteration factors (paired)")
+    parser.add_argument("--cdi-scale", type=float, nargs="+", default=[0.25, 1.0],
+                        help="CDI iteration factors (paired; 0.25 and 1 are the 500 and 2,000 recorded in profiles.py)")
     parser.add_argument("--data", default="/tmp/iterations", help="data directory")
     parser.add_argument("--seeds", type=int, default=None, help="keep only the first N seeds (a quick check)")
     args = parser.parse_args()
