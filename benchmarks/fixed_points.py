@@ -27,11 +27,11 @@ import os
 import sys
 import time
 
-import paperlib
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import paperlib
 from paperlib.analysis import network_states
 from paperlib.fixed_points import FixedPointOptions, find_fixed_points, initial_states
 from paperlib.profiles import get_profile
@@ -46,8 +46,9 @@ def gru_networks(trained_iterations: int) -> dict[str, RNN]:
     plan = get_profile("small").plan("flipflop")
     stage = plan.stages[0]
     config = dataclasses.replace(stage.config, n_iterations=trained_iterations)
-    result = train_population(stage.task, "gru", "tanh", 64, [0], plan.hyperparameters("gru", "tanh", 1e-4),
-                              config, progress=False)
+    result = train_population(
+        stage.task, "gru", "tanh", 64, [0], plan.hyperparameters("gru", "tanh", 1e-4), config, progress=False
+    )
     return {"untrained": untrained, f"trained ({trained_iterations} it)": result.member(0)}
 
 
@@ -121,8 +122,14 @@ def against_fpf(model, starts, options, fps, seconds, fpf_path, lr_init):
     sys.path.insert(0, fpf_path)
     from FixedPointFinderTorch import FixedPointFinderTorch
 
-    finder = FixedPointFinderTorch(torch_gru(model), lr_init=lr_init, tol_q=options.tol_q,
-                                   tol_unique=options.tol_unique, verbose=False, super_verbose=False)
+    finder = FixedPointFinderTorch(
+        torch_gru(model),
+        lr_init=lr_init,
+        tol_q=options.tol_q,
+        tol_unique=options.tol_unique,
+        verbose=False,
+        super_verbose=False,
+    )
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
         unique, _ = finder.find_fixed_points(starts, np.zeros((1, 3), np.float32))
@@ -130,10 +137,14 @@ def against_fpf(model, starts, options, fps, seconds, fpf_path, lr_init):
     kept = unique.qstar < options.keep_q
     points = distinct(unique.xstar[kept], unique.qstar[kept], 0.02)
     return {
-        "fpf_lr_init": lr_init, "fpf_seconds": round(theirs, 3), "speedup": round(theirs / seconds, 1),
+        "fpf_lr_init": lr_init,
+        "fpf_seconds": round(theirs, 3),
+        "speedup": round(theirs / seconds, 1),
         "fpf_iterations": int(unique.n_iters[0]) if unique.n else None,
-        "fpf_points": len(points), "fpf_median_q": float(f"{np.median(unique.qstar):.1e}") if unique.n else None,
-        "ours_found_by_fpf": match(fps.states, points, 0.02), "fpf_found_by_ours": match(points, fps.states, 0.02),
+        "fpf_points": len(points),
+        "fpf_median_q": float(f"{np.median(unique.qstar):.1e}") if unique.n else None,
+        "ours_found_by_fpf": match(fps.states, points, 0.02),
+        "fpf_found_by_ours": match(points, fps.states, 0.02),
     }
 
 
@@ -144,8 +155,13 @@ def main() -> None:
     parser.add_argument("--loop-states", type=int, default=32, help="states timed one by one")
     parser.add_argument("--trained-iterations", type=int, default=1500, help="flip-flop training of the second GRU")
     parser.add_argument("--fpf", default=os.environ.get("FIXED_POINT_FINDER"), help="fixed-point-finder folder")
-    parser.add_argument("--fpf-lr", type=float, nargs="+", default=[1.0, 0.01],
-                        help="fixed-point-finder's initial Adam rates to run (its default is 1.0)")
+    parser.add_argument(
+        "--fpf-lr",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.01],
+        help="fixed-point-finder's initial Adam rates to run (its default is 1.0)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -165,10 +181,17 @@ def main() -> None:
         states, _ = network_states(model, task.probe_inputs())
         starts = initial_states(states, args.states, noise=0.5, seed=0).astype(np.float32)
         fps, first, batched, loop = batched_vs_loop(model, starts, options, args.loop_states)
-        row = {"network": name, "states": args.states, "loop_seconds": round(loop, 3),
-               "batched_seconds": round(batched, 3), "batched_speedup": round(loop / batched, 1),
-               "first_call_seconds": round(first, 3),
-               "fixed_points": len(fps), "iterations": fps.n_iterations, "max_q": float(f"{fps.q.max():.1e}")}
+        row = {
+            "network": name,
+            "states": args.states,
+            "loop_seconds": round(loop, 3),
+            "batched_seconds": round(batched, 3),
+            "batched_speedup": round(loop / batched, 1),
+            "first_call_seconds": round(first, 3),
+            "fixed_points": len(fps),
+            "iterations": fps.n_iterations,
+            "max_q": float(f"{fps.q.max():.1e}"),
+        }
         rows.append(row)
         if fpf_note is None:
             for lr_init in args.fpf_lr:

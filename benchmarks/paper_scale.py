@@ -25,13 +25,14 @@ import argparse
 import json
 import time
 
-import paperlib
 import jax
 import numpy as np
 
+import paperlib
+from paperlib.config import Hyperparameters, TrainConfig
 from paperlib.profiles import get_profile
 from paperlib.tasks import FlipFlop
-from paperlib.train import Hyperparameters, TrainConfig, train_population
+from paperlib.train import train_population
 
 HP = Hyperparameters(learning_rate=0.01, decay_rate=0.5, momentum=0.9, clip=1.0, l2=1e-4)
 PAPER = get_profile("paper")
@@ -43,8 +44,16 @@ SEARCH_ITERATIONS = 2_000
 def seconds_per_iteration(task, architecture: str, units: int, population: int, iterations: int) -> float:
     """Wall seconds per training iteration of ``population`` networks (compilation excluded)."""
     config = TrainConfig(n_iterations=iterations, batch_size=64, steps_per_call=50)
-    run = lambda: train_population(task, architecture, "tanh", units, range(population), HP, config,  # noqa: E731
-                                   progress=False)
+    run = lambda: train_population(
+        task,
+        architecture,
+        "tanh",
+        units,
+        range(population),
+        HP,
+        config,  # noqa: E731
+        progress=False,
+    )
     jax.block_until_ready(run().models)  # compiles
     start = time.perf_counter()
     jax.block_until_ready(run().models)
@@ -65,13 +74,17 @@ def main() -> None:
     paperlib.use_host_devices()  # one single-threaded JAX device per core
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=500, help="timed iterations per shape")
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1, 480],
-                        help="other population sizes to time for GRU-256 flip-flop")
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[1, 480], help="other population sizes to time for GRU-256 flip-flop"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args()
     device = jax.local_devices()[0]
     emit = (lambda row: print(json.dumps(row), flush=True)) if args.json else (lambda row: None)
-    print(f"{len(jax.local_devices())} {device.platform} device(s): {device.device_kind}; jax {jax.__version__}", flush=True)
+    print(
+        f"{len(jax.local_devices())} {device.platform} device(s): {device.device_kind}; jax {jax.__version__}",
+        flush=True,
+    )
     if device.platform != "cpu":
         diff = check_vectorised()
         print(f"vmapped vs one-after-another losses: largest relative difference {diff:.2e}", flush=True)

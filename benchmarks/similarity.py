@@ -2,7 +2,8 @@
 
 Synthetic representations shaped like trained RNNs' probe states: 2,000 samples × 64 units,
 each a random embedding of a 3–10-dimensional latent trajectory plus a little noise. The loop
-calls ``1 − svcca(X_i, X_j)`` (or ``cka``, ``procrustes``) pair by pair (each call centres and decomposes both matrices);
+calls ``1 − svcca(X_i, X_j)`` (or ``cka``, ``procrustes``) pair by pair (each call centres and decomposes both
+matrices);
 its time per pair is measured on a random sample of pairs and scaled to all pairs. Both are
 measured in this run; the N = 2,880 line is the paper's population of one task.
 
@@ -15,9 +16,9 @@ import argparse
 import json
 import time
 
-import paperlib
 import numpy as np
 
+import paperlib
 from paperlib.similarity import cka, pairwise, procrustes, svcca
 
 
@@ -58,9 +59,19 @@ def main() -> None:
     loop = per_pair * n_pairs
     error = max(abs(D[i, j] - v) for (i, j), v in zip(pairs, loop_values))
     rows = [
-        {"method": f"{args.metric} loop", "N": args.n, "seconds": round(loop, 2), "note": f"{per_pair * 1e3:.2f} ms/pair x {n_pairs} pairs"},
-        {"method": f"{args.metric} pairwise", "N": args.n, "seconds": round(batched, 2), "speedup": round(loop / batched, 1),
-         "max_abs_difference": float(f"{error:.2e}")},
+        {
+            "method": f"{args.metric} loop",
+            "N": args.n,
+            "seconds": round(loop, 2),
+            "note": f"{per_pair * 1e3:.2f} ms/pair x {n_pairs} pairs",
+        },
+        {
+            "method": f"{args.metric} pairwise",
+            "N": args.n,
+            "seconds": round(batched, 2),
+            "speedup": round(loop / batched, 1),
+            "max_abs_difference": float(f"{error:.2e}"),
+        },
     ]
     if args.paper:
         reps = representations(2880, seed=2)

@@ -4,8 +4,9 @@
     python -m paperlib claims --profile small [--json]
     python -m paperlib book --profile small
 
-Exit codes: 0 done; 1 the work failed (a damaged file, a failing notebook, a held lock);
-2 bad arguments, reported before any work starts.
+Exit codes: 0 done; 1 the work failed (a damaged file, a failing notebook, a held lock, a full
+disk, an unreachable scheduler); 2 bad arguments, reported before any work starts; 130
+interrupted (Ctrl-C): what was finished is kept, and the same command resumes.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ import sys
 from pathlib import Path
 
 import paperlib
+from paperlib.profiles import PROFILES, TASK_NAMES
 
-PROFILES = ("tiny", "small", "paper")
-TASKS = ("flipflop", "sine", "cdi")
+SCHEDULER_TIMEOUT = 10  # seconds to wait for a Dask scheduler before giving up
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m paperlib", description="Train, analyse and publish.")
     commands = parser.add_subparsers(dest="command", required=True)
+    profiles = tuple(PROFILES)
 
     train = commands.add_parser("train", help="train (or finish training) populations into the data directory")
-    train.add_argument("--task", choices=TASKS + ("all",), default="all", help="task to train (default: all)")
-    train.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
+    train.add_argument("--task", choices=TASK_NAMES + ("all",), default="all", help="task to train (default: all)")
+    train.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
     train.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
     where = train.add_mutually_exclusive_group()
     where.add_argument("--dask", choices=("local",), help="run the work units on a local Dask cluster")
@@ -36,13 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--repair", action="store_true", help="retrain networks whose stored files are damaged")
 
     claims = commands.add_parser("claims", help="measure the paper's claims C1-C8 on a trained population")
-    claims.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
+    claims.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
     claims.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
-    claims.add_argument("--json", action="store_true",
-                        help="print a JSON array of {id, claim, holds (true / false / null: not measurable), values, p_value, ...}")
+    claims.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON array of {id, claim, holds (true / false / null: not measurable), values, p_value, ...}",
+    )
 
     book = commands.add_parser("book", help="train or reuse the populations, execute every notebook, build the book")
-    book.add_argument("--profile", choices=PROFILES, default="small", help="population scale (default: small)")
+    book.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
     book.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
     book.add_argument("--book", type=Path, default=None, help="book source folder (default: book/)")
     return parser
@@ -60,27 +65,58 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_data_dir(parser, args.data)
+    if args.command == "train" and args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be a positive integer, got {args.workers}")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
-    if args.command == "train":
-        if args.workers is not None and args.workers < 1:
-            parser.error(f"--workers must be a positive integer, got {args.workers}")
-        return _train(args)
-    if args.command == "claims":
-        return _claims(args)
-    return _book(args)
+    from paperlib.book import NotebookError
+    from paperlib.store import StoreError
+
+    command = {"train": _train, "claims": _claims, "book": _book}[args.command]
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return _fail("interrupted; finished work is kept, rerun the same command to resume", 130)
+    except (StoreError, NotebookError, SchedulerError) as err:
+        return _fail(str(err))
+    except OSError as err:  # a full disk, a vanished directory: nothing half-written is left under a real name
+        where = f" ({err.filename})" if err.filename else ""
+        return _fail(f"{err.strerror or err}{where}; nothing partly written was kept, rerun to resume")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler named by ``--scheduler`` cannot be reached."""
+
+
+def _client(args):
+    from dask.distributed import Client, LocalCluster
+
+    if args.scheduler:
+        try:
+            return Client(args.scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError) as err:
+            raise SchedulerError(
+                f"cannot reach the Dask scheduler at {args.scheduler} within "
+                f"{SCHEDULER_TIMEOUT} s ({type(err).__name__}); is it running?"
+            ) from None
+    workers = args.workers or max(1, (os.cpu_count() or 2) // 2)
+    return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
 
 
 def _claims(args) -> int:
     import json
 
-    from paperlib.claims import evaluate
+    from paperlib.claims import measure_claims
     from paperlib.store import StoreError
 
     try:
-        results = evaluate(args.data, args.profile)
+        results = measure_claims(args.data, args.profile)
     except StoreError as err:
-        print(f"error: {err} (train it first: python -m paperlib train --profile {args.profile})", file=sys.stderr)
-        return 1
+        return _fail(f"{err} (train it first: python -m paperlib train --profile {args.profile})")
     if args.json:
         print(json.dumps([c.as_dict() for c in results], indent=1, ensure_ascii=False))
     else:
@@ -90,46 +126,26 @@ def _claims(args) -> int:
 
 
 def _train(args) -> int:
-    from paperlib.store import StoreError
-    from paperlib.profiles import TASK_NAMES
     from paperlib.sweep import train
 
     tasks = TASK_NAMES if args.task == "all" else (args.task,)
-    client = None
-    if args.dask or args.scheduler:
-        from dask.distributed import Client, LocalCluster
-
-        if args.scheduler:
-            client = Client(args.scheduler)
-        else:
-            workers = args.workers or max(1, (os.cpu_count() or 2) // 2)
-            client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
+    client = _client(args) if args.dask or args.scheduler else None
     try:
         summary = train(tasks, args.profile, str(args.data), client=client, repair=args.repair)
-    except StoreError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     finally:
         if client is not None:
             client.close()
-    for task, counts in summary.items():
-        print(f"{task}: {counts['stored']} already stored, {counts['trained']} trained now "
-              f"({counts['diverged']} diverged)")
+    for task, s in summary.items():
+        print(f"{task}: {s.stored} already stored, {s.trained} trained now ({s.diverged} diverged)")
     return 0
 
 
 def _book(args) -> int:
-    from paperlib.book import BOOK_DIR, NotebookError, build_book
-    from paperlib.store import StoreError
-    from paperlib.profiles import TASK_NAMES
+    from paperlib.book import BOOK_DIR, build_book
     from paperlib.sweep import train
 
-    try:
-        train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
-        index = build_book(args.profile, args.data, args.book or BOOK_DIR)
-    except (NotebookError, StoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
+    index = build_book(args.profile, args.data, args.book or BOOK_DIR)
     print(f"book built: {index}")
     return 0
 

@@ -1,21 +1,15 @@
-"""Analyses of a stored population, computed once and cached under ``data/``.
+"""Analyses of a stored population, each computed once and cached under the data directory.
 
-Every result is written to ``DIR/<profile>/<task>/analysis/<name>-<key>.npz`` where ``key`` hashes
-what produced it: the checksums of the networks' weights files and the analysis parameters. A
-rerun (a notebook executed again, the book rebuilt) loads the file instead of recomputing; a
-retrained network or a changed parameter gives a new key.
-
-- ``probe_states``: every network's hidden states ``h`` on the task's probe inputs (the LSTM's
-  ``h``, not its cell state), as (samples × units), with time steps strided so that a network
-  has at most ``max_samples`` samples.
-- ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks of the task.
-- ``state_scales``: each network's ``r``, the RMS distance of its probe states from their mean,
-  the scale of SPEC §4's slow-point rule.
-- ``fixed_points``: each network's fixed and slow points at each static input condition,
-  searched (in float64) from its probe trajectories under that condition plus noise, with a
-  second round between the stable points found; points slower than ``s · T ≤ fraction · r``.
+- Every result is written to ``DIR/<profile>/<task>/analysis/<name>-<key>.npz``; ``key`` hashes
+  the networks' weight checksums and the analysis parameters (``cache_path``), so a rerun loads
+  it, and a retrained network or a changed parameter gives a new key.
+- ``probe_states``: each network's hidden states ``h`` on the probe inputs (LSTM: ``h``, not ``c``).
+- ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks.
+- ``state_scales``: each network's ``r``, the scale of SPEC §4's slow-point rule.
+- ``fixed_points_by_condition``: fixed and slow points per network and static input condition.
 - ``line_points``: the CDI's slow points sampled along each context's line attractor.
-- ``transition_graphs``: flip-flop transition graphs, ordered by readout.
+- ``transition_graphs``: flip-flop transition graphs, ordered by readout (``TransitionGraph``).
+- ``output_frequencies``: the sine's output frequency at every cue (``OutputFrequencies``).
 """
 
 from __future__ import annotations
@@ -24,8 +18,8 @@ import dataclasses
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import equinox as eqx
 import jax
@@ -33,13 +27,19 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from paperlib._io import atomic_write
 from paperlib.fixed_points import (
-    FixedPointOptions, FixedPoints, find_fixed_points, initial_states, slow_points, slow_speed, state_scale,
+    FixedPointOptions,
+    FixedPoints,
+    find_fixed_points,
+    initial_states,
+    slow_points,
+    slow_speed,
+    state_scale,
 )
 from paperlib.rnn import RNN, make_rnn, run_batch
 from paperlib.similarity import pairwise
-from paperlib._io import atomic_write
-from paperlib.store import TaskStore
+from paperlib.store import Population
 from paperlib.tasks import Task
 from paperlib.topology import readout_order, transition_graph
 
@@ -52,37 +52,16 @@ UNIQUE_FRACTION = 0.01  # points closer than 1% of r are one point
 SETTLE_FRACTION = 0.01  # a perturbed run has settled within 1% of r of a stable point
 
 
-@dataclasses.dataclass
-class Population:
-    """The usable (not diverged) networks of one task at one profile."""
-
-    profile: str
-    task: Task
-    store: TaskStore
-    models: list[RNN]
-    rows: list[dict]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def column(self, name: str) -> np.ndarray:
-        return np.asarray([r[name] for r in self.rows])
-
-    @property
-    def names(self) -> list[str]:
-        return [r["network"] for r in self.rows]
-
-    def key(self, **params) -> str:
-        """Hash of the networks' weights and ``params``: the cache key of an analysis."""
-        blob = json.dumps({"v": ANALYSIS_VERSION, "sha": [r["sha256"] for r in self.rows], **params},
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def cache_path(self, name: str, **params) -> Path:
-        return self.store.path / "analysis" / f"{name}-{self.key(**params)}.npz"
+def cache_path(pop: Population, name: str, **params) -> Path:
+    """Where the analysis ``name`` of ``pop`` with ``params`` is cached (see the module docstring)."""
+    blob = json.dumps(
+        {"v": ANALYSIS_VERSION, "sha": [r["sha256"] for r in pop.rows], **params}, sort_keys=True, default=str
+    )
+    return pop.store.path / "analysis" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.npz"
 
 
-def _cached(path: Path, compute) -> dict[str, np.ndarray]:
+def cached(path: Path, compute) -> dict[str, np.ndarray]:
+    """The arrays stored at ``path``, or ``compute()``'s (a dict of arrays), stored there first."""
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
@@ -121,15 +100,16 @@ def probe_states(pop: Population, max_samples: int = 2000) -> np.ndarray:
             reps.append(h[:, ::stride].reshape(-1, h.shape[-1]))
         return {"states": np.stack(reps)}
 
-    return _cached(pop.cache_path("probe_states", max_samples=max_samples), compute)["states"]
+    return cached(cache_path(pop, "probe_states", max_samples=max_samples), compute)["states"]
 
 
 def distance_matrix(pop: Population, metric: str = "svcca", **kwargs) -> np.ndarray:
     """Distances between every pair of networks on their probe states, cached."""
+
     def compute():
         return {"D": pairwise(list(probe_states(pop)), metric, progress=False, **kwargs)}
 
-    return _cached(pop.cache_path(f"distances_{metric}", **kwargs), compute)["D"]
+    return cached(cache_path(pop, f"distances_{metric}", **kwargs), compute)["D"]
 
 
 def state_scales(pop: Population) -> np.ndarray:
@@ -139,10 +119,12 @@ def state_scales(pop: Population) -> np.ndarray:
     def compute():
         return {"r": np.array([state_scale(network_states(m, probe)[0]) for m in pop.models])}
 
-    return _cached(pop.cache_path("state_scales"), compute)["r"]
+    return cached(cache_path(pop, "state_scales"), compute)["r"]
 
 
-def _points_by_condition(pop: Population, folder: Path, conditions: Sequence[int], desc: str, search) -> list[list[FixedPoints]]:
+def _points_by_condition(
+    pop: Population, folder: Path, conditions: Sequence[int], desc: str, search
+) -> list[list[FixedPoints]]:
     """For every network and condition, the ``FixedPoints`` file under ``folder``, or
     ``search(model, r, c, states)`` on the network's probe states of that condition, saved there."""
     static, probe = pop.task.static_inputs(), pop.task.probe_inputs()
@@ -162,9 +144,15 @@ def _points_by_condition(pop: Population, folder: Path, conditions: Sequence[int
     return results
 
 
-def fixed_points(
-    pop: Population, *, conditions: Sequence[int] | None = None, n_initial: int = 256, noise: float = 0.1,
-    n_between: int = 0, fraction: float = SLOW_FRACTION, trajectory: str = "all",
+def fixed_points_by_condition(
+    pop: Population,
+    *,
+    conditions: Sequence[int] | None = None,
+    n_initial: int = 256,
+    noise: float = 0.1,
+    n_between: int = 0,
+    fraction: float = SLOW_FRACTION,
+    trajectory: str = "all",
 ) -> list[list[FixedPoints]]:
     """Each network's fixed and slow points at each static condition (``conditions`` indexes ``static_inputs``).
 
@@ -176,14 +164,22 @@ def fixed_points(
     """
     conditions = list(range(len(pop.task.static_inputs())) if conditions is None else conditions)
     T = pop.task.n_time
-    folder = pop.cache_path("fixed_points", conditions=conditions, n_initial=n_initial, noise=noise,
-                            n_between=n_between, trajectory=trajectory).with_suffix("")
+    folder = cache_path(
+        pop,
+        "fixed_points",
+        conditions=conditions,
+        n_initial=n_initial,
+        noise=noise,
+        n_between=n_between,
+        trajectory=trajectory,
+    ).with_suffix("")
 
     def search(model, r, c, states):
-        options = FixedPointOptions(keep_q=0.5 * slow_speed(T, r, max(SLOW_FRACTIONS)) ** 2,
-                                    tol_unique=UNIQUE_FRACTION * r, n_between=n_between)
+        options = FixedPointOptions(
+            keep_q=0.5 * slow_speed(T, r, max(SLOW_FRACTIONS)) ** 2, tol_unique=UNIQUE_FRACTION * r, n_between=n_between
+        )
         if trajectory == "second_half":
-            states = states[:, T // 2:]
+            states = states[:, T // 2 :]
         starts = initial_states(states, n_initial, noise=noise, seed=c)
         return find_fixed_points(model.step, pop.task.static_inputs()[c], starts, options)
 
@@ -191,8 +187,9 @@ def fixed_points(
     return [[f.slower_than(slow_speed(T, r, fraction)) for f in per] for per, r in zip(found, state_scales(pop))]
 
 
-def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
-                fraction: float = SLOW_FRACTION) -> list[list[FixedPoints]]:
+def line_points(
+    pop: Population, *, n_initial: int = 512, noise: float = 0.05, fraction: float = SLOW_FRACTION
+) -> list[list[FixedPoints]]:
     """Slow points along each condition's line attractor (CDI), per network and condition.
 
     ``paperlib.fixed_points.slow_points`` from ``n_initial`` probe states of that condition plus
@@ -200,37 +197,74 @@ def line_points(pop: Population, *, n_initial: int = 512, noise: float = 0.05,
     closer than 1% of r are merged. They keep their eigenvalues, not their Jacobians or
     eigenvectors (``paperlib.figures`` linearises the one point it needs again).
     """
-    folder = pop.cache_path("line_points", n_initial=n_initial, noise=noise, fraction=fraction).with_suffix("")
+    folder = cache_path(pop, "line_points", n_initial=n_initial, noise=noise, fraction=fraction).with_suffix("")
 
     def search(model, r, c, states):
         starts = initial_states(states, n_initial, noise=noise, seed=c)
-        return slow_points(model.step, pop.task.static_inputs()[c], starts, trial_steps=pop.task.n_time,
-                           state_scale=r, fraction=fraction, spacing=UNIQUE_FRACTION).without_linearisation()
+        return slow_points(
+            model.step,
+            pop.task.static_inputs()[c],
+            starts,
+            trial_steps=pop.task.n_time,
+            state_scale=r,
+            fraction=fraction,
+            spacing=UNIQUE_FRACTION,
+        ).without_linearisation()
 
-    return _points_by_condition(pop, folder, range(len(pop.task.static_inputs())), f"{pop.task.name} line points",
-                                search)
+    return _points_by_condition(
+        pop, folder, range(len(pop.task.static_inputs())), f"{pop.task.name} line points", search
+    )
 
 
-def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: int = 100) -> list[dict]:
-    """Flip-flop transition graphs (ordered by readout) with the readouts and stability, cached.
+@dataclasses.dataclass(frozen=True)
+class TransitionGraph:
+    """One network's flip-flop transition graph, its points ordered by readout.
+
+    - ``graph``: (k, k) fraction of perturbed runs from point i that settled at stable point j.
+    - ``readout``: (k, outputs) each point's readout.
+    - ``n_unstable``: (k,) each point's number of unstable modes (0: stable).
+    - ``order``: (k,) the points' indices in the ``FixedPoints`` they came from.
+    """
+
+    graph: np.ndarray
+    readout: np.ndarray
+    n_unstable: np.ndarray
+    order: np.ndarray
+
+    @property
+    def unsettled(self) -> np.ndarray:
+        """(k,) fraction of the runs from each point that settled nowhere within 10 · T steps."""
+        return np.clip(1.0 - self.graph.sum(axis=1), 0.0, 1.0)
+
+
+def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: int = 100) -> list[TransitionGraph]:
+    """Flip-flop transition graphs of every network (from its points ``fps[i][0]``), cached.
 
     Perturbed runs settle within 1% of r of a stable point, or are counted unsettled after 10 · T
-    steps (``unsettled``: the fraction of runs from each point).
+    steps.
     """
     points = hashlib.sha256(b"".join(f.states.tobytes() for per in fps for f in per)).hexdigest()
-    path = pop.cache_path("graphs", n_samples=n_samples, fixed_points=points)
+    path = cache_path(pop, "graphs", n_samples=n_samples, fixed_points=points)
     scales = state_scales(pop)
 
     def compute():
         arrays = {}
         for i, (model, per) in enumerate(tqdm(list(zip(pop.models, fps)), desc="transition graphs", leave=False)):
             f = per[0]
-            readout = np.asarray(model.readout(jnp.asarray(f.states, jnp.float32))) \
-                if len(f) else np.zeros((0, pop.task.n_outputs))
+            readout = (
+                np.asarray(model.readout(jnp.asarray(f.states, jnp.float32)))
+                if len(f)
+                else np.zeros((0, pop.task.n_outputs))
+            )
             order = readout_order(readout)
             if len(f):
-                graph = transition_graph(model.step, f, n_samples=n_samples, settle_distance=SETTLE_FRACTION * scales[i],
-                                         max_steps=10 * pop.task.n_time)[np.ix_(order, order)]
+                graph = transition_graph(
+                    model.step,
+                    f,
+                    n_samples=n_samples,
+                    settle_distance=SETTLE_FRACTION * scales[i],
+                    max_steps=10 * pop.task.n_time,
+                )[np.ix_(order, order)]
             else:
                 graph = np.zeros((0, 0))
             arrays[f"graph{i}"] = graph
@@ -239,10 +273,11 @@ def transition_graphs(pop: Population, fps: list[list[FixedPoints]], n_samples: 
             arrays[f"order{i}"] = order
         return arrays
 
-    arrays = _cached(path, compute)
-    return [{"graph": arrays[f"graph{i}"], "readout": arrays[f"readout{i}"], "n_unstable": arrays[f"unstable{i}"],
-             "order": arrays[f"order{i}"], "unsettled": np.clip(1.0 - arrays[f"graph{i}"].sum(axis=1), 0.0, 1.0)}
-            for i in range(len(pop))]
+    arrays = cached(path, compute)
+    return [
+        TransitionGraph(arrays[f"graph{i}"], arrays[f"readout{i}"], arrays[f"unstable{i}"], arrays[f"order{i}"])
+        for i in range(len(pop))
+    ]
 
 
 def untrained_probe_states(
@@ -253,19 +288,44 @@ def untrained_probe_states(
     stride = time_stride(task, len(inputs), max_samples)
     reps = []
     for seed in seeds:
-        model = make_rnn(architecture, activation, n_units, task.n_inputs, task.n_outputs,
-                         jax.random.split(jax.random.PRNGKey(seed))[0])
+        model = make_rnn(
+            architecture,
+            activation,
+            n_units,
+            task.n_inputs,
+            task.n_outputs,
+            jax.random.split(jax.random.PRNGKey(seed))[0],
+        )
         states, _ = network_states(model, inputs)
         h = np.asarray(model.cell.hidden(jnp.asarray(states)))
         reps.append(h[:, ::stride].reshape(-1, h.shape[-1]))
     return np.stack(reps)
 
 
-def output_frequencies(pop: Population) -> dict[str, np.ndarray]:
+@dataclasses.dataclass(frozen=True)
+class OutputFrequencies:
+    """The sine task's output frequency per network and probe cue.
+
+    - ``peak``: (networks, cues) the dominant output frequency in Hz.
+    - ``cued``: (cues,) the frequency each cue asks for.
+    - ``nmse``: (networks,) normalised MSE over the probe trials.
+    """
+
+    peak: np.ndarray
+    cued: np.ndarray
+    nmse: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        """(networks, cues) the peak lies within 5% of the cued frequency."""
+        return np.abs(self.peak - self.cued) / self.cued < 0.05
+
+
+def output_frequencies(pop: Population) -> OutputFrequencies:
     """Sine task: each network's dominant output frequency (Hz) on every probe cue, and its normalised MSE.
 
     The dominant frequency is the peak of the output's spectrum over the full trial (zero-padded
-    8× for resolution); ``ok`` marks cues whose peak lies within 5% of the cued frequency.
+    8× for resolution).
     """
     task = pop.task
     probe = task.probe_inputs()
@@ -282,8 +342,5 @@ def output_frequencies(pop: Population) -> dict[str, np.ndarray]:
             nmse.append(np.mean((out[..., 0] - target) ** 2) / target.var())
         return {"peak": np.stack(peaks), "nmse": np.asarray(nmse)}
 
-    result = dict(_cached(pop.cache_path("output_frequencies"), compute))
-    result["cued"] = cued
-    result["ok"] = np.abs(result["peak"] - cued) / cued < 0.05
-    return result
-
+    result = cached(cache_path(pop, "output_frequencies"), compute)
+    return OutputFrequencies(result["peak"], cued, result["nmse"])

@@ -21,8 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
 BOOK_DIR = ROOT / "book"
 NOTEBOOKS: tuple[str, ...] = (
-    "tasks", "fig1_flipflop", "fig2_sine", "fig3_cdi", "fig4_untrained",
-    "appendix_c_losses", "appendix_e_svcca_cka", "claims", "performance",
+    "tasks",
+    "fig1_flipflop",
+    "fig2_sine",
+    "fig3_cdi",
+    "fig4_untrained",
+    "appendix_c_losses",
+    "appendix_e_svcca_cka",
+    "claims",
+    "performance",
 )  # in the book's order
 
 
@@ -35,6 +42,7 @@ def execute_notebooks(
 ) -> list[Path]:
     """Run each notebook with papermill (kernel cwd: the notebooks folder); return the executed paths."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -46,11 +54,19 @@ def execute_notebooks(
                 raise NotebookError(f"notebook {source} does not exist")
             try:
                 papermill.execute_notebook(
-                    str(source), str(target), parameters=parameters, cwd=str(notebooks_dir),
-                    kernel_name="python3", progress_bar=False,
+                    str(source),
+                    str(target),
+                    parameters=parameters,
+                    cwd=str(notebooks_dir),
+                    kernel_name="python3",
+                    progress_bar=False,
                 )
             except papermill.PapermillExecutionError as err:
                 raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
+            except DeadKernelError:
+                raise NotebookError(
+                    f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to resume"
+                ) from None
             written.append(target)
     return written
 
@@ -79,7 +95,8 @@ def build_book(profile: str, data_dir: Path, book_dir: Path = BOOK_DIR, names: t
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jupyter_book), "build", str(book_dir), "-W", "-n", "--keep-going", "--quiet"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise NotebookError(f"jupyter-book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")

@@ -19,7 +19,8 @@ Initialisation (documented choice, measured to train all three tasks; see
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Literal
+from collections.abc import Callable
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax

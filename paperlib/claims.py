@@ -1,13 +1,11 @@
 """The paper's claims measured on a trained population: SPEC.md §6, rules v2 (fixed 2026-11-26).
 
-``evaluate(data, profile)`` returns one ``Claim`` per id C1–C8: whether it holds by its rule
-(``None``: not measurable, with the reason), the numbers that decide it, the numbers reported
-beside it, and the paper's sentence it measures. One function per claim; the analyses live in
-``paperlib.figures`` and ``paperlib.analysis``.
-
-The clustering test (C2, C3, C5) is ``paperlib.embedding.cluster_test``: leave-one-out
-nearest-neighbour accuracy and its permutation p-value (9,999 shuffles); a label *clusters* when
-p < 0.05. Architecture is scored among the tanh networks, activation among the Vanilla ones.
+- ``measure_claims(data, profile)``: one ``Claim`` per id C1–C8, whether it holds by its rule.
+- ``c1`` … ``c8``: one function per claim, each citing the paper's sentence it measures; the
+  analyses they read live in ``paperlib.figures`` and ``paperlib.analysis``.
+- Clustering (C2, C3, C5) is ``paperlib.embedding.cluster_test``: a label *clusters* when its
+  permutation p-value is below ``ALPHA``; architecture is scored among the tanh networks,
+  activation among the Vanilla ones.
 """
 
 from __future__ import annotations
@@ -20,14 +18,12 @@ from scipy.stats import mannwhitneyu
 
 from paperlib import analysis, figures
 from paperlib.embedding import ClusterTest, cluster_test
-from paperlib.profiles import get_profile
-from paperlib.store import TaskStore
-from paperlib.sweep import population
+from paperlib.profiles import TASK_NAMES, get_profile
+from paperlib.store import Population, TaskStore, population
 from paperlib.topology import modal_count_mask
 
 ALPHA = 0.05  # a label clusters when the permutation p-value is below this
 LOSS_THRESHOLD = 0.05  # normalised MSE under which a flip-flop or CDI network has learned
-TASKS = ("flipflop", "sine", "cdi")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +45,18 @@ class Claim:
         return {True: "holds", False: "does not hold", None: "not measurable"}[self.holds]
 
     def as_dict(self) -> dict:
-        out = {"id": self.id, "claim": self.claim, "holds": self.holds, "verdict": self.verdict,
-               "rule": self.rule, "paper": self.paper, "values": _plain(self.deciding), "beside": _plain(self.beside),
-               "reading": self.reading, "caveat": self.caveat}
+        out = {
+            "id": self.id,
+            "claim": self.claim,
+            "holds": self.holds,
+            "verdict": self.verdict,
+            "rule": self.rule,
+            "paper": self.paper,
+            "values": _plain(self.deciding),
+            "beside": _plain(self.beside),
+            "reading": self.reading,
+            "caveat": self.caveat,
+        }
         p = _p_values(self.deciding)
         if p:
             out["p_value"] = p
@@ -63,8 +68,11 @@ def _p_values(values: dict) -> dict:
     out = {}
     for task, per in values.items():
         if isinstance(per, dict):
-            ps = {label: v.p_value if isinstance(v, ClusterTest) else v["p_value"] for label, v in per.items()
-                  if isinstance(v, ClusterTest) or (isinstance(v, dict) and "p_value" in v)}
+            ps = {
+                label: v.p_value if isinstance(v, ClusterTest) else v["p_value"]
+                for label, v in per.items()
+                if isinstance(v, ClusterTest) or (isinstance(v, dict) and "p_value" in v)
+            }
             if ps:
                 out[task] = ps
     return out
@@ -92,22 +100,26 @@ def caveats(profile: str) -> dict[str, str]:
     if prof.name == "paper":
         return {}
     iterations = {task: sum(s.config.n_iterations for s in plan.stages) for task, plan in prof.plans}
-    group = (f"{len(prof.seeds)} networks per architecture × activation, of {len(prof.units)} size(s) and "
-             f"{len(prof.l2s)} L2 value(s) (the paper: 360 over 3 sizes × 4 L2 values)")
+    group = (
+        f"{len(prof.seeds)} networks per architecture × activation, of {len(prof.units)} size(s) and "
+        f"{len(prof.l2s)} L2 value(s) (the paper: 360 over 3 sizes × 4 L2 values)"
+    )
     return {
         "C1": f"training is shorter than the paper's 20,000 iterations ({iterations['flipflop']:,} flip-flop, "
-              f"{iterations['sine']:,} sine, {iterations['cdi']:,} CDI), with the settings in the profile's description",
-        "C2": group, "C3": group, "C8": group,
+        f"{iterations['sine']:,} sine, {iterations['cdi']:,} CDI), with the settings in the profile's description",
+        "C2": group,
+        "C3": group,
+        "C8": group,
         "C4": f"{iterations['flipflop']:,} flip-flop iterations instead of 20,000 and no L2 search: networks may hold "
-              f"extra stable or slow points beside the 8 corners",
+        f"extra stable or slow points beside the 8 corners",
         "C5": f"measured on the modal-count tanh networks only: {group}",
         "C6": f"sine trained for {iterations['sine']:,} iterations with the profile's optimiser and curriculum "
-              f"instead of 20,000 of SGD",
+        f"instead of 20,000 of SGD",
         "C7": f"{iterations['cdi']:,} CDI iterations instead of 20,000: the integrating mode may not yet sit at λ ≈ 1",
     }
 
 
-def by_label(D: np.ndarray, pop: analysis.Population, mask: np.ndarray | None = None) -> dict[str, ClusterTest]:
+def by_label(D: np.ndarray, pop: Population, mask: np.ndarray | None = None) -> dict[str, ClusterTest]:
     """The clustering test of architecture (tanh networks) and of activation (Vanilla networks) on ``D``."""
     arch, act = pop.column("architecture"), pop.column("activation")
     mask = np.ones(len(pop), bool) if mask is None else mask
@@ -132,16 +144,17 @@ def c1(pops: dict, data, profile: str) -> Claim:
         stored = TaskStore(data, profile, task).rows()
         trained[task] = len(stored)
         if task == "sine":
-            ok = analysis.output_frequencies(pop)["ok"].mean(axis=1) >= 0.9
+            ok = analysis.output_frequencies(pop).ok.mean(axis=1) >= 0.9
         else:
             ok = pop.column("validation_loss") < LOSS_THRESHOLD
         learned[task] = int(np.sum(ok))
     fraction = {t: learned[t] / trained[t] if trained[t] else float("nan") for t in pops}
     return Claim(
-        "C1", "all retained networks reach low error",
+        "C1",
+        "all retained networks reach low error",
         paper="All networks achieve low error for their respective tasks. (Appendix C)",
         rule="flip-flop and CDI: normalised MSE < 0.05; sine: output at the cued frequency (±5%) on ≥ 90% of cues; "
-             "≥ 90% of the networks trained for every task learn (a diverged network has not learned)",
+        "≥ 90% of the networks trained for every task learn (a diverged network has not learned)",
         holds=all(f >= 0.9 for f in fraction.values()),
         deciding={"fraction_learned": fraction},
         beside={"learned": learned, "trained": trained, "retained": {t: len(p) for t, p in pops.items()}},
@@ -149,88 +162,125 @@ def c1(pops: dict, data, profile: str) -> Claim:
 
 
 def c2(pops: dict) -> Claim:
-    """§3.1-3.3: SVCCA MDS "show systematic differences in the representations across both architecture and activation"."""
+    """§3.1-3.3: SVCCA MDS "show systematic differences in the representations across both architecture
+    and activation"."""
     tests, beside = {}, {}
     for task, pop in pops.items():
         sens = figures.svcca_sensitivity(pop)
         tests[task] = by_label(sens.distances["95% variance"], pop)
-        beside[task] = {name: {label: t.p_value for label, t in by_label(D, pop).items()}
-                        for name, D in sens.distances.items() if name != "95% variance"}
+        beside[task] = {
+            name: {label: t.p_value for label, t in by_label(D, pop).items()}
+            for name, D in sens.distances.items()
+            if name != "95% variance"
+        }
         for level, widths in (("95%", sens.width_95), ("99%", sens.width_99)):
-            beside[task][f"kept width at {level} (min, median, max)"] = [int(widths.min()), float(np.median(widths)),
-                                                                         int(widths.max())]
+            beside[task][f"kept width at {level} (min, median, max)"] = [
+                int(widths.min()),
+                float(np.median(widths)),
+                int(widths.max()),
+            ]
     return Claim(
-        "C2", "SVCCA geometry clusters by architecture and by activation",
+        "C2",
+        "SVCCA geometry clusters by architecture and by activation",
         paper="These SVCCA MDS summaries show systematic differences in the representations across both architecture "
-              "and activation. (§3.2; also §3.1, §3.3)",
+        "and activation. (§3.2; also §3.1, §3.3)",
         rule="SVCCA at 95% of variance clusters both labels on every task (permutation p < 0.05); beside it, "
-             "not deciding: p at 99%, at k = 10 and k = 20 components, and the kept widths",
-        holds=_clusters_everywhere(tests), deciding=tests, beside=beside,
+        "not deciding: p at 99%, at k = 10 and k = 20 components, and the kept widths",
+        holds=_clusters_everywhere(tests),
+        deciding=tests,
+        beside=beside,
         reading="nearest-neighbour accuracy of the label, its chance level and permutation p-value, per task",
     )
 
 
 def c3(pops: dict) -> Claim:
-    """Appendix E: "both SVCCA and CKA show differences between network representations that cluster based on RNN architectures"."""
+    """Appendix E: "both SVCCA and CKA show differences between network representations that cluster
+    based on RNN architectures"."""
     tests = {task: by_label(analysis.distance_matrix(pop, "cka"), pop) for task, pop in pops.items()}
     return Claim(
-        "C3", "CKA agrees with SVCCA on that clustering",
+        "C3",
+        "CKA agrees with SVCCA on that clustering",
         paper="The key takeaway is that both SVCCA and CKA show differences between network representations that "
-              "cluster based on RNN architectures. (Appendix E)",
+        "cluster based on RNN architectures. (Appendix E)",
         rule="linear CKA clusters both labels on every task (permutation p < 0.05)",
-        holds=_clusters_everywhere(tests), deciding=tests,
+        holds=_clusters_everywhere(tests),
+        deciding=tests,
         reading="nearest-neighbour accuracy of the label, its chance level and permutation p-value, per task",
     )
 
 
-def c4(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
+def c4(topo: figures.FlipFlopTopology, pop: Population) -> Claim:
     """§3.1: "encoding all possible outputs as 8 stable fixed points", under 10% set aside."""
     arch = pop.column("architecture")
     eight = topo.eight_corners
     return Claim(
-        "C4", "flip-flop networks share one topology: 8 stable points plus saddles",
+        "C4",
+        "flip-flop networks share one topology: 8 stable points plus saddles",
         paper="The network solves the task by encoding all possible outputs as 8 stable fixed points. [...] Networks "
-              "with different numbers of fixed points than the modal number were discarded (less than 10% of the "
-              "population). (§3.1)",
+        "with different numbers of fixed points than the modal number were discarded (less than 10% of the "
+        "population). (§3.1)",
         rule="≥ 90% of networks have the modal fixed-point count and ≥ 90% have exactly 8 stable points, one per "
-             "corner of the output cube",
+        "corner of the output cube",
         holds=bool(topo.modal.mean() >= 0.9 and eight.mean() >= 0.9),
-        deciding={"modal_count": topo.modal_count, "fraction_modal": float(topo.modal.mean()),
-                  "fraction_8_stable_corners": float(eight.mean())},
-        beside={"counts": topo.n_points.tolist(),
-                "modal fraction at slow-point rule 0.03 / 0.3": [float(modal_count_mask(topo.counts_by_rule[f]).mean())
-                                                                  for f in (0.03, 0.3)],
-                "fraction with the paper's 27-point lattice (8/12/6/1)": float(np.mean(topo.lattice)),
-                "fraction with stable zero memories": float(np.mean(topo.zero_memories > 0)),
-                "mean unsettled fraction of perturbed runs": float(topo.unsettled.mean()),
-                "by_architecture": {a: {"8 stable corners": float(eight[arch == a].mean()),
-                                        "mean stable": float(topo.n_stable[arch == a].mean()),
-                                        "mean points": float(topo.n_points[arch == a].mean())}
-                                    for a in dict.fromkeys(arch)}},
+        deciding={
+            "modal_count": topo.modal_count,
+            "fraction_modal": float(topo.modal.mean()),
+            "fraction_8_stable_corners": float(eight.mean()),
+        },
+        beside={
+            "counts": topo.n_points.tolist(),
+            "modal fraction at slow-point rule 0.03 / 0.3": [
+                float(modal_count_mask(topo.counts_by_rule[f]).mean()) for f in (0.03, 0.3)
+            ],
+            "fraction with the paper's 27-point lattice (8/12/6/1)": float(np.mean(topo.lattice)),
+            "fraction with stable zero memories": float(np.mean(topo.zero_memories > 0)),
+            "mean unsettled fraction of perturbed runs": float(topo.unsettled.mean()),
+            "by_architecture": {
+                a: {
+                    "8 stable corners": float(eight[arch == a].mean()),
+                    "mean stable": float(topo.n_stable[arch == a].mean()),
+                    "mean points": float(topo.n_points[arch == a].mean()),
+                }
+                for a in dict.fromkeys(arch)
+            },
+        },
         reading="points with speed · T ≤ 0.1 · r; stable: no |λ| > 1 + 1e-3; corners: stable points whose every "
-                "output is beyond ±0.5, counted by sign pattern",
+        "output is beyond ±0.5, counted by sign pattern",
     )
 
 
-def c5(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
+def c5(topo: figures.FlipFlopTopology, pop: Population) -> Claim:
     """§3.1: "all architectures converge to very similar solutions" (Fig. 1f)."""
     arch, act = pop.column("architecture"), pop.column("activation")
     mask = topo.modal & (act == "tanh")
     per_arch = {a: int(np.sum(mask & (arch == a))) for a in dict.fromkeys(arch[act == "tanh"])}
-    paper = ("Using this topological measure of RNN similarity, we find that all architectures converge to very "
-             "similar solutions as shown by an MDS embedding of the fixed point graph (Fig. 1f). (§3.1)")
-    rule = ("on the modal-count tanh networks, the topology distance does not cluster architecture (p ≥ 0.05) while "
-            "SVCCA on the same networks does (p < 0.05); not measurable with fewer than 3 networks per architecture")
+    paper = (
+        "Using this topological measure of RNN similarity, we find that all architectures converge to very "
+        "similar solutions as shown by an MDS embedding of the fixed point graph (Fig. 1f). (§3.1)"
+    )
+    rule = (
+        "on the modal-count tanh networks, the topology distance does not cluster architecture (p ≥ 0.05) while "
+        "SVCCA on the same networks does (p < 0.05); not measurable with fewer than 3 networks per architecture"
+    )
     if min(per_arch.values(), default=0) < 3:
-        return Claim("C5", "topology does not cluster by architecture", paper=paper, rule=rule, holds=None,
-                     deciding={"modal tanh networks per architecture": per_arch},
-                     reading=f"not measurable: fewer than 3 modal-count tanh networks in some architecture "
-                             f"(modal count {topo.modal_count})")
+        return Claim(
+            "C5",
+            "topology does not cluster by architecture",
+            paper=paper,
+            rule=rule,
+            holds=None,
+            deciding={"modal tanh networks per architecture": per_arch},
+            reading=f"not measurable: fewer than 3 modal-count tanh networks in some architecture "
+            f"(modal count {topo.modal_count})",
+        )
     idx = np.flatnonzero(mask)
     topology = cluster_test(topo.distances[np.ix_(idx, idx)], arch[idx])
     svcca = cluster_test(analysis.distance_matrix(pop, "svcca")[np.ix_(idx, idx)], arch[idx])
     return Claim(
-        "C5", "topology does not cluster by architecture", paper=paper, rule=rule,
+        "C5",
+        "topology does not cluster by architecture",
+        paper=paper,
+        rule=rule,
         holds=bool(topology.p_value >= ALPHA and svcca.p_value < ALPHA),
         deciding={"flipflop": {"topology architecture": topology, "SVCCA architecture": svcca}},
         beside={"modal tanh networks per architecture": per_arch},
@@ -238,31 +288,37 @@ def c5(topo: figures.FlipFlopTopology, pop: analysis.Population) -> Claim:
 
 
 def c6(sine: figures.SineLinearisation) -> Claim:
-    """§3.2: "a single pair of imaginary eigenvalues, representing a mildly unstable oscillatory mode whose complex angle aligned well with the input frequency"."""
+    """§3.2: "a single pair of imaginary eigenvalues, representing a mildly unstable oscillatory mode whose
+    complex angle aligned well with the input frequency"."""
     ok = np.isfinite(sine.linear)
     r = sine.pearson_r
     median = float(np.median(sine.relative_error)) if ok.any() else float("nan")
     fraction = float(sine.mild.mean())
     return Claim(
-        "C6", "sine: one mildly unstable oscillatory mode per cue, linear frequency ≈ cued frequency",
+        "C6",
+        "sine: one mildly unstable oscillatory mode per cue, linear frequency ≈ cued frequency",
         paper="We studied the linearized dynamics around each fixed point and found a single pair of imaginary "
-              "eigenvalues, representing a mildly unstable oscillatory mode whose complex angle aligned well with "
-              "the input frequency (Fig. 2d, right). (§3.2)",
+        "eigenvalues, representing a mildly unstable oscillatory mode whose complex angle aligned well with "
+        "the input frequency (Fig. 2d, right). (§3.2)",
         rule="pooled over networks and cues: Pearson r ≥ 0.9 between linear and cued frequency and median "
-             "|linear / cued − 1| ≤ 0.2; and in ≥ 80% of (network, cue) the chosen pair has 1 < |λ| ≤ 1.1 and is "
-             "the only complex pair with |λ| > 1 + 1e-3",
+        "|linear / cued − 1| ≤ 0.2; and in ≥ 80% of (network, cue) the chosen pair has 1 < |λ| ≤ 1.1 and is "
+        "the only complex pair with |λ| > 1 + 1e-3",
         holds=bool(r >= 0.9 and median <= 0.2 and fraction >= 0.8),
         deciding={"pearson_r": r, "median_relative_error": median, "fraction_single_mild_pair": fraction},
-        beside={"cues": len(sine.cues), "fraction of (network, cue) with a fixed point": float(ok.mean()),
-                "median modulus of the chosen pair": float(np.nanmedian(sine.modulus)),
-                "fraction where it is the only growing pair": float(sine.only_pair.mean())},
+        beside={
+            "cues": len(sine.cues),
+            "fraction of (network, cue) with a fixed point": float(ok.mean()),
+            "median modulus of the chosen pair": float(np.nanmedian(sine.modulus)),
+            "fraction where it is the only growing pair": float(sine.only_pair.mean()),
+        },
         reading="the oscillatory mode is the complex pair whose eigenplane best aligns with the top two principal "
-                "components of the cue's steady oscillation, at the fixed point nearest its centre",
+        "components of the cue's steady oscillation, at the fixed point nearest its centre",
     )
 
 
-def c7(lines: figures.CdiLines, pop: analysis.Population) -> Claim:
-    """§3.3: the Vanilla RNN integrates with "a single linear mode with an eigenvalue of 1"; "the gated architectures had many more eigenvalues near 1"."""
+def c7(lines: figures.CdiLines, pop: Population) -> Claim:
+    """§3.3: the Vanilla RNN integrates with "a single linear mode with an eigenvalue of 1"; "the gated
+    architectures had many more eigenvalues near 1"."""
     arch = pop.column("architecture")
     integrates_both = lines.integrates.all(axis=1)
     per_net = lines.near_one_per_network
@@ -272,56 +328,92 @@ def c7(lines: figures.CdiLines, pop: analysis.Population) -> Claim:
         if a == "vanilla":
             continue
         gated = per_net[(arch == a) & np.isfinite(per_net)]
-        p = float(mannwhitneyu(gated, vanilla, alternative="greater").pvalue) if len(gated) and len(vanilla) else float("nan")
+        p = (
+            float(mannwhitneyu(gated, vanilla, alternative="greater").pvalue)
+            if len(gated) and len(vanilla)
+            else float("nan")
+        )
         tests[a] = {"mean count near 1": float(gated.mean()) if len(gated) else float("nan"), "p_value": p}
     fraction = float(integrates_both.mean())
     measurable = len(vanilla) > 0 and all(np.isfinite(t["p_value"]) for t in tests.values())
     return Claim(
-        "C7", "CDI: a mode with λ ≈ 1 per context; gated cells have more eigenvalues near 1 than Vanilla",
+        "C7",
+        "CDI: a mode with λ ≈ 1 per context; gated cells have more eigenvalues near 1 than Vanilla",
         paper="We found similar results to [4] for the vanilla RNN, which integrated the input using a single linear "
-              "mode with an eigenvalue of 1 [...] the gated architectures had many more eigenvalues near 1 (Fig. 3e). "
-              "(§3.3)",
+        "mode with an eigenvalue of 1 [...] the gated architectures had many more eigenvalues near 1 (Fig. 3e). "
+        "(§3.3)",
         rule="a context integrates when at ≥ 50% of its line points some eigenvalue has |λ − 1| < 0.05; ≥ 90% of "
-             "networks integrate in both contexts; and each gated architecture's count of eigenvalues with "
-             "|λ − 1| < 0.05 (per network: mean over its line points and contexts) exceeds Vanilla's, one-sided "
-             "Mann–Whitney p < 0.05",
+        "networks integrate in both contexts; and each gated architecture's count of eigenvalues with "
+        "|λ − 1| < 0.05 (per network: mean over its line points and contexts) exceeds Vanilla's, one-sided "
+        "Mann–Whitney p < 0.05",
         holds=(bool(fraction >= 0.9 and all(t["p_value"] < ALPHA for t in tests.values())) if measurable else None),
-        deciding={"fraction integrating in both contexts": fraction,
-                  "vanilla mean count near 1": float(vanilla.mean()) if len(vanilla) else float("nan"),
-                  "gated vs vanilla": tests},
-        beside={"line points per context (median)": float(np.median(lines.n_points)),
-                "by architecture, fraction integrating in both": {a: float(integrates_both[arch == a].mean())
-                                                                  for a in dict.fromkeys(arch)}},
+        deciding={
+            "fraction integrating in both contexts": fraction,
+            "vanilla mean count near 1": float(vanilla.mean()) if len(vanilla) else float("nan"),
+            "gated vs vanilla": tests,
+        },
+        beside={
+            "line points per context (median)": float(np.median(lines.n_points)),
+            "by architecture, fraction integrating in both": {
+                a: float(integrates_both[arch == a].mean()) for a in dict.fromkeys(arch)
+            },
+        },
         reading="line points sampled by letting the dynamics settle until slow (speed · T ≤ 0.1 · r), deduplicated "
-                "at 0.01 · r",
+        "at 0.01 · r",
     )
 
 
 def c8(tvu: figures.TrainedVsUntrained) -> Claim:
-    """§3.3, Fig. 4: "the average canonical correlation between trained and untrained networks can be larger than between trained RNNs with different nonlinearities"."""
+    """§3.3, Fig. 4: "the average canonical correlation between trained and untrained networks can be larger
+    than between trained RNNs with different nonlinearities"."""
     m = tvu.means["95% variance"]
     near, far = m["trained relu – untrained relu"], m["trained relu – trained tanh"]
     return Claim(
-        "C8", "trained and untrained relu networks can be closer in SVCCA than trained relu and trained tanh",
+        "C8",
+        "trained and untrained relu networks can be closer in SVCCA than trained relu and trained tanh",
         paper="We found that the average canonical correlation between trained and untrained networks can be larger "
-              "than between trained RNNs with different nonlinearities. (§3.3, Fig. 4)",
+        "than between trained RNNs with different nonlinearities. (§3.3, Fig. 4)",
         rule="mean SVCCA distance (95% of variance) trained relu ↔ untrained relu < trained relu ↔ trained tanh, "
-             "Vanilla networks driven by the CDI probe inputs; the same at 99% and k = 10, 20 reported beside it",
+        "Vanilla networks driven by the CDI probe inputs; the same at 99% and k = 10, 20 reported beside it",
         holds=bool(near < far),
         deciding={"trained relu – untrained relu": near, "trained relu – trained tanh": far},
-        beside={name: {"trained relu – untrained relu": v["trained relu – untrained relu"],
-                       "trained relu – trained tanh": v["trained relu – trained tanh"]}
-                for name, v in tvu.means.items() if name != "95% variance"},
+        beside={
+            name: {
+                "trained relu – untrained relu": v["trained relu – untrained relu"],
+                "trained relu – trained tanh": v["trained relu – trained tanh"],
+            }
+            for name, v in tvu.means.items()
+            if name != "95% variance"
+        },
     )
 
 
-def evaluate(data: str | Path, profile: str) -> list[Claim]:
-    """Measure C1–C8 on the population stored under ``data`` at ``profile``."""
-    pops = {t: population(str(data), profile, t) for t in TASKS}
+def measure_claims(data: str | Path, profile: str) -> list[Claim]:
+    """Measure C1–C8 on the populations stored under ``data`` at ``profile``.
+
+    **Arguments:**
+
+    - ``data``: the data directory ``python -m paperlib train`` filled.
+    - ``profile``: ``"tiny"``, ``"small"`` or ``"paper"`` (``paperlib.profiles.PROFILES``).
+
+    **Returns:** eight ``Claim``s, C1 to C8, each with ``holds`` (True, False, or None: not
+    measurable, ``reading`` says why), the numbers that decide it (``deciding``), those reported
+    ``beside`` it, and the paper's sentence. Analyses are computed once and cached in ``data``.
+
+    ```python
+    from paperlib.claims import measure_claims
+    for claim in measure_claims("data", "small"):
+        print(claim.id, claim.verdict, claim.claim)
+    ```
+    """
+    pops = {t: population(data, profile, t) for t in TASK_NAMES}
     topo = figures.flipflop_topology(pops["flipflop"])
     claims = [
-        c1(pops, data, profile), c2(pops), c3(pops),
-        c4(topo, pops["flipflop"]), c5(topo, pops["flipflop"]),
+        c1(pops, data, profile),
+        c2(pops),
+        c3(pops),
+        c4(topo, pops["flipflop"]),
+        c5(topo, pops["flipflop"]),
         c6(figures.sine_linearisation(pops["sine"])),
         c7(figures.cdi_lines(pops["cdi"]), pops["cdi"]),
         c8(figures.trained_vs_untrained(pops["cdi"])),
@@ -337,8 +429,10 @@ def _numbers(values: dict, depth: int = 0) -> str:
     parts = []
     for key, v in values.items():
         if isinstance(v, ClusterTest):
-            parts.append(f"{escape(str(key))}: accuracy {v.accuracy:.2f} (chance {v.chance:.2f}), "
-                         f"<b>p {v.p_value:.4f}</b>, silhouette {v.silhouette:.2f}")
+            parts.append(
+                f"{escape(str(key))}: accuracy {v.accuracy:.2f} (chance {v.chance:.2f}), "
+                f"<b>p {v.p_value:.4f}</b>, silhouette {v.silhouette:.2f}"
+            )
         elif isinstance(v, dict):
             parts.append(f"<b>{escape(str(key))}</b> — {_numbers(v, depth + 1)}")
         else:

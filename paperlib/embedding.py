@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from jaxtyping import Float
@@ -27,31 +28,34 @@ def _labels(labels, n: int) -> np.ndarray:
     return labels
 
 
-def classical_mds(D, n_components: int = 2) -> Float[np.ndarray, "n k"]:
-    """Torgerson's classical MDS: the top eigenvectors of the double-centred squared distances."""
-    D = _distances(D)
-    n = len(D)
-    J = np.eye(n) - 1.0 / n
-    B = -0.5 * J @ (D**2) @ J
-    values, vectors = np.linalg.eigh(B)
-    order = np.argsort(values)[::-1][:n_components]
-    coords = vectors[:, order] * np.sqrt(np.clip(values[order], 0.0, None))
-    return coords * np.where(coords[np.argmax(np.abs(coords), axis=0), range(coords.shape[1])] < 0, -1, 1)
-
-
 def mds(
     D, n_components: int = 2, *, method: Literal["smacof", "classical"] = "smacof", seed: int = 0
 ) -> Float[np.ndarray, "n k"]:
-    """Embed a precomputed distance matrix: metric SMACOF (scikit-learn), started from classical MDS."""
-    if method == "classical":
-        return classical_mds(D, n_components)
-    if method != "smacof":
+    """Embed a precomputed distance matrix with scikit-learn.
+
+    **Arguments:**
+
+    - ``D``: (n, n) symmetric, non-negative distances with a zero diagonal (e.g. ``pairwise``'s).
+    - ``method``: ``"smacof"`` (metric MDS, started from the classical solution) or
+      ``"classical"`` (Torgerson's: the top eigenvectors of the double-centred squared distances).
+    - ``seed``: SMACOF's random state.
+
+    **Returns:** (n, n_components) coordinates.
+    """
+    if method not in ("smacof", "classical"):
         raise ValueError(f"method must be one of ['smacof', 'classical'], got {method!r}")
-    from sklearn.manifold import MDS
+    from sklearn.manifold import MDS, ClassicalMDS
 
     D = _distances(D)
-    model = MDS(n_components=n_components, metric="precomputed", init="classical_mds", random_state=seed,
-                normalized_stress="auto")
+    if method == "classical":
+        return ClassicalMDS(n_components, metric="precomputed").fit_transform(D)
+    model = MDS(
+        n_components=n_components,
+        metric="precomputed",
+        init="classical_mds",
+        random_state=seed,
+        normalized_stress="auto",
+    )
     return model.fit_transform(D)
 
 
@@ -119,7 +123,11 @@ def cluster_test(D, labels, *, n_permutations: int = 9999, seed: int = 0) -> Clu
     for start in range(0, n_permutations, 1000):
         shuffled = rng.permuted(np.broadcast_to(codes, (min(1000, n_permutations - start), len(codes))), axis=1)
         exceed += int(np.sum(np.mean(shuffled[:, nearest] == shuffled, axis=1) >= observed - 1e-12))
-    return ClusterTest(accuracy=observed, chance=nearest_neighbour_chance(labels),
-                       p_value=(1 + exceed) / (1 + n_permutations),  # the silhouette needs a label with two members
-                       silhouette=silhouette(D, labels) if len(values) < len(labels) else float("nan"),
-                       n=len(labels), n_permutations=n_permutations)
+    return ClusterTest(
+        accuracy=observed,
+        chance=nearest_neighbour_chance(labels),
+        p_value=(1 + exceed) / (1 + n_permutations),  # the silhouette needs a label with two members
+        silhouette=silhouette(D, labels) if len(values) < len(labels) else float("nan"),
+        n=len(labels),
+        n_permutations=n_permutations,
+    )

@@ -24,12 +24,17 @@ import numpy as np
 from tqdm import tqdm
 
 from paperlib import analysis
-from paperlib.analysis import SLOW_FRACTION, SLOW_FRACTIONS, Population
+from paperlib.analysis import SLOW_FRACTION, SLOW_FRACTIONS
 from paperlib.fixed_points import FixedPoints, cast, decompose, precision, slow_speed
 from paperlib.linear import mode_truncated_response, oscillatory_mode
 from paperlib.similarity import fit
+from paperlib.store import Population
 from paperlib.topology import (
-    central_fixed_point, flipflop_memories, line_attractor_graph, matched_graph_distance, modal_count_mask,
+    central_fixed_point,
+    flipflop_memories,
+    line_attractor_graph,
+    matched_graph_distance,
+    modal_count_mask,
 )
 
 NEAR_ONE = 0.05  # |λ − 1| under which an eigenvalue is "near 1" (SPEC §6, C7)
@@ -38,8 +43,12 @@ FLIPFLOP_INITIAL = 1024  # initial states per flip-flop network (SPEC §4)
 FLIPFLOP_BETWEEN = 256  # second-round seeds between its stable points
 SINE_INITIAL = 32  # initial states per sine cue, from the second half of its trial
 TOP_MODES = 20  # eigenvalues and modes shown in Fig. 3e-f
-SVCCA_TRUNCATIONS = {"95% variance": {"variance": 0.95}, "99% variance": {"variance": 0.99},
-                     "k = 10": {"k": 10, "variance": None}, "k = 20": {"k": 20, "variance": None}}
+SVCCA_TRUNCATIONS = {
+    "95% variance": {"variance": 0.95},
+    "99% variance": {"variance": 0.99},
+    "k = 10": {"k": 10, "variance": None},
+    "k = 20": {"k": 20, "variance": None},
+}
 
 
 # ---------------------------------------------------------------- flip-flop (Fig. 1e-f, C4, C5)
@@ -75,8 +84,13 @@ class FlipFlopTopology:
     @property
     def lattice(self) -> np.ndarray:
         """Networks whose points are the paper's 27: 8 stable, 12 / 6 / 1 with 1 / 2 / 3 unstable dimensions."""
-        return np.array([len(f) == 27 and np.bincount(f.n_unstable, minlength=4)[:4].tolist() == [8, 12, 6, 1]
-                         for f in self.fixed_points], bool)
+        return np.array(
+            [
+                len(f) == 27 and np.bincount(f.n_unstable, minlength=4)[:4].tolist() == [8, 12, 6, 1]
+                for f in self.fixed_points
+            ],
+            bool,
+        )
 
     @property
     def modal_count(self) -> int:
@@ -86,35 +100,47 @@ class FlipFlopTopology:
 
 def flipflop_fixed_points(pop: Population, fraction: float = SLOW_FRACTION) -> list[FixedPoints]:
     """Each flip-flop network's points with speed · T ≤ ``fraction`` · r (1,024 starts + 256 between stable points)."""
-    fps = analysis.fixed_points(pop, n_initial=FLIPFLOP_INITIAL, n_between=FLIPFLOP_BETWEEN, fraction=fraction)
+    fps = analysis.fixed_points_by_condition(
+        pop, n_initial=FLIPFLOP_INITIAL, n_between=FLIPFLOP_BETWEEN, fraction=fraction
+    )
     return [per[0] for per in fps]
 
 
 def flipflop_topology(pop: Population) -> FlipFlopTopology:
     """Fig. 1e-f: fixed points, transition graphs and topology distances of the flip-flop networks."""
     loosest = flipflop_fixed_points(pop, max(SLOW_FRACTIONS))  # loaded once; every rule is a subset
-    counts = {f: np.array([int(np.sum(p.speed <= s)) for p, s in zip(loosest, slow_rule_speed(pop, f))])
-              for f in SLOW_FRACTIONS}
+    counts = {
+        f: np.array([int(np.sum(p.speed <= s)) for p, s in zip(loosest, slow_rule_speed(pop, f))])
+        for f in SLOW_FRACTIONS
+    }
     fps = [p.slower_than(s) for p, s in zip(loosest, slow_rule_speed(pop, SLOW_FRACTION))]
     graphs = analysis.transition_graphs(pop, [[f] for f in fps])
-    ordered = [f[g["order"]] for f, g in zip(fps, graphs)]
-    memories = [flipflop_memories(g["readout"], g["n_unstable"]) for g in graphs]
+    ordered = [f[g.order] for f, g in zip(fps, graphs)]
+    memories = [flipflop_memories(g.readout, g.n_unstable) for g in graphs]
     n = len(graphs)
     D = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):
             D[i, j] = D[j, i] = matched_graph_distance(
-                graphs[i]["graph"], graphs[i]["readout"], graphs[j]["graph"], graphs[j]["readout"],
-                graphs[i]["n_unstable"], graphs[j]["n_unstable"])
+                graphs[i].graph,
+                graphs[i].readout,
+                graphs[j].graph,
+                graphs[j].readout,
+                graphs[i].n_unstable,
+                graphs[j].n_unstable,
+            )
     stable_modulus = np.concatenate([np.abs(f.eigenvalues[f.stable, 0]) for f in fps if len(f)] or [np.zeros(0)])
     return FlipFlopTopology(
-        fixed_points=tuple(ordered), graphs=tuple(g["graph"] for g in graphs),
-        readouts=tuple(g["readout"] for g in graphs), counts_by_rule=counts,
-        n_stable=np.array([int(np.sum(g["n_unstable"] == 0)) for g in graphs]),
-        corners=np.array([m["corners"] for m in memories]),
-        zero_memories=np.array([m["zero_memories"] for m in memories]),
-        unsettled=np.array([float(g["unsettled"].mean()) if len(g["unsettled"]) else 0.0 for g in graphs]),
-        distances=D, stable_modulus=stable_modulus,
+        fixed_points=tuple(ordered),
+        graphs=tuple(g.graph for g in graphs),
+        readouts=tuple(g.readout for g in graphs),
+        counts_by_rule=counts,
+        n_stable=np.array([int(np.sum(g.n_unstable == 0)) for g in graphs]),
+        corners=np.array([m.corners for m in memories]),
+        zero_memories=np.array([m.zero_memories for m in memories]),
+        unsettled=np.array([float(g.unsettled.mean()) if len(g.unsettled) else 0.0 for g in graphs]),
+        distances=D,
+        stable_modulus=stable_modulus,
     )
 
 
@@ -158,21 +184,26 @@ def sine_linearisation(pop: Population, cues=None) -> SineLinearisation:
     """Fig. 2d-f: the linearised oscillation at every cue (default: all 51 probe cues)."""
     task = pop.task
     cues = np.arange(len(task.static_inputs())) if cues is None else np.asarray(cues)
-    fps = analysis.fixed_points(pop, conditions=[int(c) for c in cues], n_initial=SINE_INITIAL,
-                                trajectory="second_half")
+    fps = analysis.fixed_points_by_condition(
+        pop, conditions=[int(c) for c in cues], n_initial=SINE_INITIAL, trajectory="second_half"
+    )
     probe = task.probe_inputs()
 
     def compute():
         shape = (len(pop), len(cues))
-        out = {"linear": np.full(shape, np.nan), "modulus": np.full(shape, np.nan),
-               "only_pair": np.zeros(shape, bool), "n_points": np.zeros(shape, int)}
+        out = {
+            "linear": np.full(shape, np.nan),
+            "modulus": np.full(shape, np.nan),
+            "only_pair": np.zeros(shape, bool),
+            "n_points": np.zeros(shape, int),
+        }
         for i, (model, per) in enumerate(tqdm(list(zip(pop.models, fps)), desc="sine modes", leave=False)):
             states, _ = analysis.network_states(model, probe[cues])
             for j, f in enumerate(per):
                 out["n_points"][i, j] = len(f)
                 if len(f) == 0:
                     continue
-                steady = states[j, task.n_time // 2:]
+                steady = states[j, task.n_time // 2 :]
                 k = central_fixed_point(f, steady)
                 freq, modulus, index = oscillatory_mode(f.eigenvalues[k], f.right_eigenvectors[k], steady, task.dt)
                 out["linear"][i, j], out["modulus"][i, j] = freq, modulus
@@ -181,9 +212,12 @@ def sine_linearisation(pop: Population, cues=None) -> SineLinearisation:
                 out["only_pair"][i, j] = growing.tolist() == [index]
         return out
 
-    arrays = analysis._cached(pop.cache_path("sine_linearisation", cues=cues.tolist()), compute)
-    return SineLinearisation(cues=cues, cued=np.asarray(task.frequency(task.static_inputs()[cues, 0])),
-                             **{k: arrays[k] for k in ("linear", "modulus", "only_pair", "n_points")})
+    arrays = analysis.cached(analysis.cache_path(pop, "sine_linearisation", cues=cues.tolist()), compute)
+    return SineLinearisation(
+        cues=cues,
+        cued=np.asarray(task.frequency(task.static_inputs()[cues, 0])),
+        **{k: arrays[k] for k in ("linear", "modulus", "only_pair", "n_points")},
+    )
 
 
 # ---------------------------------------------------------------- CDI (Fig. 3, C7)
@@ -225,9 +259,13 @@ def cdi_lines(pop: Population) -> CdiLines:
 
     def compute():
         P, C = len(pop), len(pop.task.static_inputs())
-        out = {"n_points": np.zeros((P, C), int), "near_one": np.full((P, C), np.nan),
-               "integrating": np.zeros((P, C)), "spectra": np.full((P, TOP_MODES), np.nan),
-               "responses": np.full((P, TOP_MODES), np.nan)}
+        out = {
+            "n_points": np.zeros((P, C), int),
+            "near_one": np.full((P, C), np.nan),
+            "integrating": np.zeros((P, C)),
+            "spectra": np.full((P, TOP_MODES), np.nan),
+            "responses": np.full((P, TOP_MODES), np.nan),
+        }
         graphs = []
         for i, (model, per) in enumerate(tqdm(list(zip(pop.models, points)), desc="cdi lines", leave=False)):
             mods, gs = [], []
@@ -245,11 +283,12 @@ def cdi_lines(pop: Population) -> CdiLines:
                 m = np.mean(mods, axis=0)
                 out["spectra"][i, : len(m)] = m
             out["responses"][i] = _integration_by_modes(model, per[0], pop.task.n_time)
-        out["distances"] = np.array([[sum(np.linalg.norm(a - b) for a, b in zip(ga, gb)) for gb in graphs]
-                                     for ga in graphs])
+        out["distances"] = np.array(
+            [[sum(np.linalg.norm(a - b) for a, b in zip(ga, gb)) for gb in graphs] for ga in graphs]
+        )
         return out
 
-    arrays = analysis._cached(pop.cache_path("cdi_lines"), compute)
+    arrays = analysis.cached(analysis.cache_path(pop, "cdi_lines"), compute)
     return CdiLines(points=tuple(tuple(p) for p in points), **arrays)
 
 
@@ -287,8 +326,12 @@ class TrainedVsUntrained:
     means: dict
 
 
-GROUP_PAIRS = (("trained relu", "untrained relu"), ("trained relu", "trained tanh"),
-               ("trained tanh", "untrained tanh"), ("untrained relu", "untrained tanh"))
+GROUP_PAIRS = (
+    ("trained relu", "untrained relu"),
+    ("trained relu", "trained tanh"),
+    ("trained tanh", "untrained tanh"),
+    ("untrained relu", "untrained tanh"),
+)
 
 
 def trained_vs_untrained(pop: Population) -> TrainedVsUntrained:
@@ -303,8 +346,9 @@ def trained_vs_untrained(pop: Population) -> TrainedVsUntrained:
         reps += list(trained[idx])
         groups += [f"trained {a}"] * len(idx)
         n_units = pop.models[idx[0]].cell.n_units if len(idx) else 64
-        untrained = analysis.untrained_probe_states(pop.task, "vanilla", a, n_units,
-                                                    seeds=range(1000, 1000 + max(len(idx), 2)))
+        untrained = analysis.untrained_probe_states(
+            pop.task, "vanilla", a, n_units, seeds=range(1000, 1000 + max(len(idx), 2))
+        )
         reps += list(untrained)
         groups += [f"untrained {a}"] * len(untrained)
     groups = np.asarray(groups)
@@ -312,7 +356,7 @@ def trained_vs_untrained(pop: Population) -> TrainedVsUntrained:
     def compute():
         return {name: pairwise(reps, "svcca", progress=False, **kw) for name, kw in SVCCA_TRUNCATIONS.items()}
 
-    distances = analysis._cached(pop.cache_path("trained_vs_untrained"), compute)
+    distances = analysis.cached(analysis.cache_path(pop, "trained_vs_untrained"), compute)
 
     def mean(D, g1, g2):
         block = D[np.ix_(groups == g1, groups == g2)]
@@ -335,11 +379,18 @@ class SvccaSensitivity:
 
 
 def svcca_sensitivity(pop: Population) -> SvccaSensitivity:
-    distances = {name: analysis.distance_matrix(pop, "svcca", **kw) if name != "95% variance"
-                 else analysis.distance_matrix(pop, "svcca") for name, kw in SVCCA_TRUNCATIONS.items()}
+    distances = {
+        name: analysis.distance_matrix(pop, "svcca", **kw)
+        if name != "95% variance"
+        else analysis.distance_matrix(pop, "svcca")
+        for name, kw in SVCCA_TRUNCATIONS.items()
+    }
     fits = [fit(X) for X in analysis.probe_states(pop)]
-    return SvccaSensitivity(distances=distances, width_95=np.array([f.n_components(None, 0.95) for f in fits]),
-                            width_99=np.array([f.n_components(None, 0.99) for f in fits]))
+    return SvccaSensitivity(
+        distances=distances,
+        width_95=np.array([f.n_components(None, 0.95) for f in fits]),
+        width_99=np.array([f.n_components(None, 0.99) for f in fits]),
+    )
 
 
 def slow_rule_speed(pop: Population, fraction: float = SLOW_FRACTION) -> np.ndarray:

@@ -40,8 +40,9 @@ import contextlib
 import dataclasses
 import functools
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -121,7 +122,7 @@ class FixedPoints:
     def __len__(self) -> int:
         return len(self.states)
 
-    def __getitem__(self, index) -> "FixedPoints":
+    def __getitem__(self, index) -> FixedPoints:
         index = np.arange(len(self))[index]
         index = np.atleast_1d(index)
         return dataclasses.replace(self, **{f: getattr(self, f)[index] for f in self._PER_POINT})
@@ -139,7 +140,7 @@ class FixedPoints:
         """‖F(h) − h‖ at each point: √(2q)."""
         return np.sqrt(2.0 * np.asarray(self.q, np.float64))
 
-    def slower_than(self, max_speed: float) -> "FixedPoints":
+    def slower_than(self, max_speed: float) -> FixedPoints:
         """The points whose speed ‖F(h) − h‖ is at most ``max_speed``."""
         return self[np.flatnonzero(self.speed <= max_speed)]
 
@@ -150,34 +151,48 @@ class FixedPoints:
             f"{len(self)} fixed points from {self.n_initial} initial states ({kinds or 'none'})",
             (f"q: max {self.q.max():.1e}" if len(self) else "q: -") + f"; {self.n_iterations} iterations",
             f"{self.n_unconverged} states are not points ({self.n_capped} still improving at the iteration cap)"
-            + (f" (q from {self.unconverged_q.min():.1e} to {self.unconverged_q.max():.1e})" if self.n_unconverged else ""),
+            + (
+                f" (q from {self.unconverged_q.min():.1e} to {self.unconverged_q.max():.1e})"
+                if self.n_unconverged
+                else ""
+            ),
         ]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"FixedPoints(K={len(self)}, N={self.states.shape[-1]}, n_unstable={self.n_unstable.tolist()})"
 
-    def without_linearisation(self) -> "FixedPoints":
+    def without_linearisation(self) -> FixedPoints:
         """The same points keeping their eigenvalues but no Jacobians or eigenvectors (for hundreds
         of line points, whose (K × N × N) arrays would dominate what is stored)."""
         k = len(self)
-        return dataclasses.replace(self, jacobians=np.zeros((k, 0, 0)), right_eigenvectors=np.zeros((k, 0, 0), complex),
-                                   left_eigenvectors=np.zeros((k, 0, 0), complex))
+        return dataclasses.replace(
+            self,
+            jacobians=np.zeros((k, 0, 0)),
+            right_eigenvectors=np.zeros((k, 0, 0), complex),
+            left_eigenvectors=np.zeros((k, 0, 0), complex),
+        )
 
     def save(self, path: Path | str) -> None:
         """Write to ``path`` (``.npz``) atomically. The eigenvectors are not written: ``load``
         recomputes them from the Jacobians (the same arrays: ``decompose`` is deterministic)."""
         buffer = io.BytesIO()
         skip = ("right_eigenvectors", "left_eigenvectors")
-        np.savez(buffer, **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in skip})
+        np.savez(
+            buffer,
+            **{f.name: np.asarray(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in skip},
+        )
         atomic_write(Path(path), buffer.getvalue())
 
     @classmethod
-    def load(cls, path: Path | str) -> "FixedPoints":
+    def load(cls, path: Path | str) -> FixedPoints:
         try:
             with np.load(path) as data:
-                fields = {f.name: data[f.name] for f in dataclasses.fields(cls)
-                          if f.name in data.files or (f.default is dataclasses.MISSING and "eigenvectors" not in f.name)}
+                fields = {
+                    f.name: data[f.name]
+                    for f in dataclasses.fields(cls)
+                    if f.name in data.files or (f.default is dataclasses.MISSING and "eigenvectors" not in f.name)
+                }
         except (OSError, KeyError, ValueError) as err:
             raise ValueError(f"{path} is not a readable FixedPoints file: {err}") from None
         for name in ("n_initial", "n_iterations", "n_capped"):
@@ -270,7 +285,9 @@ def _solve(step: Step, x_star: Array, h0: np.ndarray, options: FixedPointOptions
     search = _start_jit(step, x_star, put(h0), options)
     iterations = 0
     while True:
-        search, ran = _advance_jit(step, x_star, search, options, jnp.int32(min(_CHUNK, options.max_iters - iterations)))
+        search, ran = _advance_jit(
+            step, x_star, search, options, jnp.int32(min(_CHUNK, options.max_iters - iterations))
+        )
         iterations += int(ran)
         h, q_lanes, done = (np.asarray(a) for a in (search.h, search.q, search.done))
         real = lanes >= 0
@@ -358,7 +375,9 @@ def _check(step: Step, x_star, initial_states, dtype) -> tuple[np.ndarray, Array
     try:
         probe = jax.eval_shape(step, jax.ShapeDtypeStruct(h0.shape[1:], dtype), x_star)
     except Exception as err:  # noqa: BLE001
-        raise ValueError(f"step(h, x_star) fails for h of shape {h0.shape[1:]} and x_star of shape {x_star.shape}: {err}") from None
+        raise ValueError(
+            f"step(h, x_star) fails for h of shape {h0.shape[1:]} and x_star of shape {x_star.shape}: {err}"
+        ) from None
     if probe.shape != h0.shape[1:]:
         raise ValueError(f"step must map a state of shape {h0.shape[1:]} to the same shape, got {probe.shape}")
     return h0, x_star
@@ -392,8 +411,9 @@ def find_fixed_points(
             return first
         more = _solve(step, x_star, seeds.astype(dtype), options, device)
         states, q, converged = (np.concatenate([a, b]) for a, b in zip((states, q, converged), more[:3]))
-        return _collect(step, x_star, h0, states, q, converged, iterations + more[3], options,
-                        n_initial=len(h0) + len(seeds))
+        return _collect(
+            step, x_star, h0, states, q, converged, iterations + more[3], options, n_initial=len(h0) + len(seeds)
+        )
 
 
 def _spread(h0: np.ndarray) -> float:
@@ -401,7 +421,9 @@ def _spread(h0: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(h0 - h0.mean(axis=0), axis=1))) + 1e-12
 
 
-def between_stable_points(fps: FixedPoints, n: int, *, noise: float = 0.0, seed: int = 0) -> Float[np.ndarray, "n state"]:
+def between_stable_points(
+    fps: FixedPoints, n: int, *, noise: float = 0.0, seed: int = 0
+) -> Float[np.ndarray, "n state"]:
     """``n`` states between the stable points of ``fps``, where saddles lie (empty with fewer than 2).
 
     About half are midpoints of random pairs, the rest means of random fours, and one the mean of
@@ -433,8 +455,17 @@ def _collect(step, x_star, h0, states, q, converged, iterations, options, n_init
         inliers = np.linalg.norm(states - centroid, axis=1) <= options.outlier_scale * _spread(h0)
         states, q = states[inliers], q[inliers]
     index = _unique(states, q, options.tol_unique) if len(states) else np.zeros(0, int)
-    return _linearise(step, x_star, states[index], q[index], options.stability_tol, n_initial=n_initial or len(h0),
-                      unconverged_q=unconverged_q, n_iterations=iterations, n_capped=n_capped)
+    return _linearise(
+        step,
+        x_star,
+        states[index],
+        q[index],
+        options.stability_tol,
+        n_initial=n_initial or len(h0),
+        unconverged_q=unconverged_q,
+        n_iterations=iterations,
+        n_capped=n_capped,
+    )
 
 
 def _linearise(step, x_star, states, q, stability_tol: float, **extra) -> FixedPoints:
@@ -447,9 +478,15 @@ def _linearise(step, x_star, states, q, stability_tol: float, **extra) -> FixedP
         jacobians = np.zeros((0, n, n))
         values, right, left = np.zeros((0, n), complex), np.zeros((0, n, n), complex), np.zeros((0, n, n), complex)
     return FixedPoints(
-        states=states, q=q, jacobians=jacobians, eigenvalues=values, right_eigenvectors=right,
-        left_eigenvectors=left, n_unstable=np.sum(np.abs(values) > 1.0 + stability_tol, axis=-1),
-        x_star=np.asarray(x_star), **extra,
+        states=states,
+        q=q,
+        jacobians=jacobians,
+        eigenvalues=values,
+        right_eigenvectors=right,
+        left_eigenvectors=left,
+        n_unstable=np.sum(np.abs(values) > 1.0 + stability_tol, axis=-1),
+        x_star=np.asarray(x_star),
+        **extra,
     )
 
 
@@ -457,8 +494,9 @@ def slow_speed(trial_steps: int, state_scale: float, fraction: float = 0.1) -> f
     """The speed ‖F(h) − h‖ under which a point is slow: it drifts at most ``fraction`` of the
     network's state scale ``r`` over a trial of ``trial_steps`` steps (SPEC §4: s · T ≤ 0.1 · r)."""
     if not (trial_steps >= 1 and state_scale > 0 and fraction > 0):
-        raise ValueError(f"need trial_steps >= 1, state_scale > 0 and fraction > 0, got {trial_steps}, "
-                         f"{state_scale}, {fraction}")
+        raise ValueError(
+            f"need trial_steps >= 1, state_scale > 0 and fraction > 0, got {trial_steps}, {state_scale}, {fraction}"
+        )
     return fraction * state_scale / trial_steps
 
 
@@ -525,13 +563,22 @@ def slow_points(
     with context:
         step = cast(step, dtype)
         h0, x_star = _check(step, x_star, initial_states, dtype)
-        h, slow, speed = (np.asarray(a) for a in _settle_until_slow(step, x_star, jnp.asarray(h0), max_speed,
-                                                                    jnp.int32(max_steps)))
+        h, slow, speed = (
+            np.asarray(a) for a in _settle_until_slow(step, x_star, jnp.asarray(h0), max_speed, jnp.int32(max_steps))
+        )
         q = 0.5 * speed.astype(np.float64) ** 2
         slow = slow & np.isfinite(q)
         index = _unique(h[slow], q[slow], spacing * state_scale) if slow.any() else np.zeros(0, int)
-        return _linearise(step, x_star, h[slow][index], q[slow][index], stability_tol, n_initial=len(h0),
-                          unconverged_q=q[~slow], n_capped=int(np.sum(~slow)))
+        return _linearise(
+            step,
+            x_star,
+            h[slow][index],
+            q[slow][index],
+            stability_tol,
+            n_initial=len(h0),
+            unconverged_q=q[~slow],
+            n_capped=int(np.sum(~slow)),
+        )
 
 
 def initial_states(
@@ -565,11 +612,17 @@ def find_fixed_points_population(
         n_models = jax.tree_util.tree_leaves(params)[0].shape[0]
         h0s = np.array(initial_states, dtype=dtype)
         if h0s.ndim != 3 or len(h0s) != n_models:
-            raise ValueError(f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}")
+            raise ValueError(
+                f"initial_states must be (networks × states × state_size) with {n_models} networks, got {h0s.shape}"
+            )
         x_star = jnp.asarray(x_star, dtype)
-        states, q, converged, iterations = (np.asarray(a) for a in _solve_population(models, x_star, jnp.asarray(h0s), options))
+        states, q, converged, iterations = (
+            np.asarray(a) for a in _solve_population(models, x_star, jnp.asarray(h0s), options)
+        )
         results = []
         for i in range(n_models):
             model = jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, models)
-            results.append(_collect(model.step, x_star, h0s[i], states[i], q[i], converged[i], int(iterations[i]), options))
+            results.append(
+                _collect(model.step, x_star, h0s[i], states[i], q[i], converged[i], int(iterations[i]), options)
+            )
         return results

@@ -30,8 +30,10 @@ def oscillation_frequency(eigenvalues, dt: float) -> float:
 
 
 def oscillatory_mode(
-    eigenvalues: Float[np.ndarray, " n"], right_eigenvectors: Float[np.ndarray, "n n"],
-    trajectory: Float[np.ndarray, "t n"], dt: float,
+    eigenvalues: Float[np.ndarray, " n"],
+    right_eigenvectors: Float[np.ndarray, "n n"],
+    trajectory: Float[np.ndarray, "t n"],
+    dt: float,
 ) -> tuple[float, float, int]:
     """The complex pair that carries an oscillation: ``(frequency_hz, modulus, index)``.
 
@@ -48,8 +50,10 @@ def oscillatory_mode(
     right = np.asarray(right_eigenvectors)
     X = np.asarray(trajectory, np.float64)
     if right.shape != (len(values), len(values)) or X.ndim != 2 or X.shape[1] != len(values) or len(X) < 3:
-        raise ValueError(f"need eigenvalues (n,), right eigenvectors (n × n) as columns and a trajectory "
-                         f"(samples × n) with at least 3 samples; got {values.shape}, {right.shape}, {X.shape}")
+        raise ValueError(
+            f"need eigenvalues (n,), right eigenvectors (n × n) as columns and a trajectory "
+            f"(samples × n) with at least 3 samples; got {values.shape}, {right.shape}, {X.shape}"
+        )
     candidates = np.flatnonzero(values.imag > 1e-9)
     if len(candidates) == 0:
         return float("nan"), float("nan"), -1
@@ -64,7 +68,11 @@ def oscillatory_mode(
 
 
 def mode_truncated_response(
-    eigenvalues, right, left, input_vector: Float[np.ndarray, " n"], readout: Float[np.ndarray, " n"],
+    eigenvalues,
+    right,
+    left,
+    input_vector: Float[np.ndarray, " n"],
+    readout: Float[np.ndarray, " n"],
     n_steps: int,
 ) -> Float[np.ndarray, " n"]:
     """Readout ``n_steps`` after a unit input pulse, keeping the top-k modes, for k = 1 … N.

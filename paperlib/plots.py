@@ -29,18 +29,6 @@ def style() -> None:
     )
 
 
-def pca(states: np.ndarray, n_components: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and top principal axes (n_components × features) of (samples × features) states."""
-    states = np.asarray(states, np.float64).reshape(-1, np.shape(states)[-1])
-    mean = states.mean(axis=0)
-    _, _, vt = np.linalg.svd(states - mean, full_matrices=False)
-    return mean, vt[:n_components]
-
-
-def project(states: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
-    return (np.asarray(states) - mean) @ axes.T
-
-
 def group_colors(labels, palette: dict[str, str]) -> list[str]:
     return [palette.get(str(label), "0.5") for label in labels]
 
@@ -51,8 +39,14 @@ def mds_scatter(ax: plt.Axes, coords: np.ndarray, labels, palette: dict[str, str
     for label in palette:
         mask = labels == label
         if mask.any():
-            ax.scatter(*coords[mask, :2].T, s=28, color=palette[label], label=(names or {}).get(label, label),
-                       edgecolor="white", linewidth=0.5)
+            ax.scatter(
+                *coords[mask, :2].T,
+                s=28,
+                color=palette[label],
+                label=(names or {}).get(label, label),
+                edgecolor="white",
+                linewidth=0.5,
+            )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(frameon=False, fontsize=8, loc="best")
@@ -89,10 +83,13 @@ def mds_by_label(D: np.ndarray, architecture, activation, letter: str, title: st
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     tests = {}
-    for ax, (mask, labels, palette, what) in zip(axes, (
-        (act == "tanh", arch, ARCHITECTURE_COLORS, "architecture (tanh)"),
-        (arch == "vanilla", act, ACTIVATION_COLORS, "activation (Vanilla)"),
-    )):
+    for ax, (mask, labels, palette, what) in zip(
+        axes,
+        (
+            (act == "tanh", arch, ARCHITECTURE_COLORS, "architecture (tanh)"),
+            (arch == "vanilla", act, ACTIVATION_COLORS, "activation (Vanilla)"),
+        ),
+    ):
         idx = np.flatnonzero(mask)
         if len(idx) >= 3 and len(set(labels[idx])) >= 2:
             sub = D[np.ix_(idx, idx)]

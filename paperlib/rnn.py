@@ -36,9 +36,7 @@ class RNN(eqx.Module):
         return self.cell.hidden(state) @ self.W_out.T + self.b_out
 
 
-def make_rnn(
-    architecture: str, activation: str, n_units: int, n_inputs: int, n_outputs: int, key: PRNGKeyArray
-) -> RNN:
+def make_rnn(architecture: str, activation: str, n_units: int, n_inputs: int, n_outputs: int, key: PRNGKeyArray) -> RNN:
     """Build an RNN with a freshly initialised cell and readout from one key."""
     k_cell, k_out = jax.random.split(key)
     return RNN(make_cell(architecture, activation, n_units, n_inputs, k_cell), n_outputs, key=k_out)

@@ -25,7 +25,8 @@ import collections
 import dataclasses
 import functools
 import os
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -141,9 +142,7 @@ def cka(X, Y, *, kernel: str = "linear", sigma: float | None = None, debiased: b
         raise ValueError("debiased CKA needs at least 4 samples")
     if kernel == "linear" and not debiased:
         Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
-        return float(
-            np.linalg.norm(Yc.T @ Xc) ** 2 / (np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc))
-        )
+        return float(np.linalg.norm(Yc.T @ Xc) ** 2 / (np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc)))
     sigma = 1.0 if sigma is None else sigma
     Kx = _centre_gram(_gram(X, kernel, sigma), debiased)
     Ky = _centre_gram(_gram(Y, kernel, sigma), debiased)
@@ -279,8 +278,10 @@ def pairwise(
     buckets = _buckets(fits, widths, block)
     tiles = [
         (a, b, i, j)
-        for a in range(len(buckets)) for b in range(a, len(buckets))
-        for i in range(0, len(buckets[a].index), block) for j in range(0, len(buckets[b].index), block)
+        for a in range(len(buckets))
+        for b in range(a, len(buckets))
+        for i in range(0, len(buckets[a].index), block)
+        for j in range(0, len(buckets[b].index), block)
         if a != b or j >= i
     ]
 

@@ -13,32 +13,47 @@ network is finished exactly when its row exists and its file matches the checksu
 from __future__ import annotations
 
 import csv
+import dataclasses
 import fcntl
 import hashlib
 import io
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import equinox as eqx
 import jax
+import numpy as np
 
 from paperlib._io import atomic_write
+from paperlib.profiles import get_profile
 from paperlib.rnn import RNN, make_rnn
-from paperlib.tasks import make_task
+from paperlib.tasks import Task, make_task
 
 MANIFEST = "manifest.csv"
 SEARCH = "search.csv"
-COLUMNS = (
-    "network", "task", "architecture", "activation", "units", "l2", "seed",
-    "optimizer", "learning_rate", "decay_rate", "momentum", "clip", "n_iterations",
-    "final_loss", "validation_loss", "status", "diverged_at", "failure", "retries", "weights", "sha256",
+_CONFIGURATION = ("task", "architecture", "activation", "units", "l2", "seed")
+_OPTIMISER = ("learning_rate", "decay_rate", "momentum", "clip", "n_iterations")
+# manifest.csv: one row per trained network
+COLUMNS = ("network", *_CONFIGURATION, "optimizer", *_OPTIMISER, "final_loss", "validation_loss") + (
+    "status",
+    "diverged_at",
+    "failure",
+    "retries",
+    "weights",
+    "sha256",
 )
+# search.csv: one row per trial of a configuration's random search
 SEARCH_COLUMNS = (
-    "config", "trial", "task", "architecture", "activation", "units", "l2", "seed",
-    "learning_rate", "decay_rate", "momentum", "clip", "n_iterations", "validation_loss", "status",
-    "diverged_at", "failure",
+    "config",
+    "trial",
+    *_CONFIGURATION,
+    *_OPTIMISER,
+    "validation_loss",
+    "status",
+    "diverged_at",
+    "failure",
 )
 # Columns added after tables were first written, with the value an older table's rows get: such a
 # table is read as if it had them, and written back with them.
@@ -49,11 +64,6 @@ _FLOAT = {"l2", "learning_rate", "decay_rate", "momentum", "clip", "final_loss",
 
 class StoreError(RuntimeError):
     """A stored file is missing, unreadable or does not match its checksum; the message names it."""
-
-
-def network_id(architecture: str, activation: str, units: int, l2: float, seed: int) -> str:
-    """The stable name of one network of a task, used for its weights file."""
-    return f"{architecture}-{activation}-n{units}-l2_{l2:.0e}-s{seed}"
 
 
 def serialise(model: RNN) -> bytes:
@@ -184,7 +194,11 @@ class TaskStore:
         data = self.verify(row)
         task = make_task(row["task"])
         skeleton = make_rnn(
-            row["architecture"], row["activation"], row["units"], task.n_inputs, task.n_outputs,
+            row["architecture"],
+            row["activation"],
+            row["units"],
+            task.n_inputs,
+            task.n_outputs,
             jax.random.PRNGKey(0),
         )
         try:
@@ -205,6 +219,43 @@ def load_population(path: Path | str, *, status: str | None = "ok") -> tuple[lis
         raise StoreError(f"no population at {path}: {store.manifest_path} does not exist")
     rows = [r for r in store.rows() if status is None or r["status"] == status]
     return [store.load(r) for r in rows], rows
+
+
+@dataclasses.dataclass
+class Population:
+    """The usable (not diverged) networks of one task at one profile, as ``population`` loads them.
+
+    ``models[i]`` is the network described by ``rows[i]`` (its manifest row: configuration,
+    hyperparameters, losses, checksum); ``task`` is the task it was validated on.
+    """
+
+    profile: str
+    task: Task
+    store: TaskStore
+    models: list[RNN]
+    rows: list[dict]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> np.ndarray:
+        """One manifest column over the networks, e.g. ``pop.column("architecture")``."""
+        return np.asarray([r[name] for r in self.rows])
+
+    @property
+    def names(self) -> list[str]:
+        return [r["network"] for r in self.rows]
+
+
+def population(data: Path | str, profile: str, task: str) -> Population:
+    """The stored, usable networks of ``task`` at ``profile`` under the data directory ``data``.
+
+    A missing or damaged manifest or weights file raises ``StoreError`` naming the file; train
+    first with ``python -m paperlib train`` (or ``paperlib.sweep.trained_population``).
+    """
+    store = TaskStore(data, profile, task)
+    models, rows = load_population(store.path)
+    return Population(profile, get_profile(profile).plan(task).task, store, models, rows)
 
 
 @contextmanager

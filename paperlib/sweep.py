@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
 from tqdm import tqdm
 
-from paperlib.analysis import Population
+from paperlib.config import Hyperparameters
+from paperlib.objective import errors
 from paperlib.profiles import Profile, WorkUnit, get_profile
-from paperlib.store import StoreError, TaskStore, exclusive, load_population, serialise
-from paperlib.train import Hyperparameters, evaluate, train_population
+from paperlib.store import Population, StoreError, TaskStore, exclusive, population, serialise
+from paperlib.train import train_population
 
 VALIDATION_SEED = 7_777_777  # the held-out batch every network is validated on
 
@@ -29,6 +30,29 @@ VALIDATION_SEED = 7_777_777  # the held-out batch every network is validated on
 def _failure(during_training: str, validation_loss: float) -> str:
     """Why a network failed: what training recorded, else a non-finite validation loss, else ""."""
     return during_training or ("" if math.isfinite(validation_loss) else "nan-validation")
+
+
+def _row(
+    unit: WorkUnit, seed: int, hp: Hyperparameters, n_iterations: int, validation: float, failure: str, diverged_at: int
+) -> dict:
+    """The columns a network's manifest row and a search trial's row share."""
+    return dict(
+        task=unit.task,
+        architecture=unit.architecture,
+        activation=unit.activation,
+        units=unit.units,
+        l2=unit.l2,
+        seed=seed,
+        learning_rate=hp.learning_rate,
+        decay_rate=hp.decay_rate,
+        momentum=hp.momentum,
+        clip=hp.clip,
+        n_iterations=n_iterations,
+        validation_loss=float(validation),
+        status="diverged" if failure else "ok",
+        diverged_at=int(diverged_at),
+        failure=failure,
+    )
 
 
 def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters, progress: bool = False):
@@ -43,28 +67,34 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
             hyperparameters, learning_rate=hyperparameters.learning_rate * stage.learning_rate_scale
         )
         result = train_population(
-            stage.task, unit.architecture, unit.activation, unit.units, unit.seeds, hp, stage.config,
-            initial=models, progress=f"{unit.name} stage {i + 1}" if progress else False,
+            stage.task,
+            unit.architecture,
+            unit.activation,
+            unit.units,
+            unit.seeds,
+            hp,
+            stage.config,
+            initial=models,
+            progress=f"{unit.name} stage {i + 1}" if progress else False,
         )
         models, retries = result.models, retries + result.retries
         for j, failure in enumerate(result.failures):
             if failure and not failures[j]:
                 failures[j], diverged_at[j] = failure, offset + int(result.diverged_at[j])
         offset += stage.config.n_iterations
-    _, validation = evaluate(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
+    _, validation = errors(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
     for i, (seed, name) in enumerate(zip(unit.seeds, unit.network_ids)):
         failure = _failure(failures[i], validation[i])
-        rows.append(dict(
-            network=name, task=unit.task, architecture=unit.architecture, activation=unit.activation,
-            units=unit.units, l2=unit.l2, seed=seed, optimizer=stages[-1].config.optimizer,
-            learning_rate=hyperparameters.learning_rate, decay_rate=hyperparameters.decay_rate,
-            momentum=hyperparameters.momentum, clip=hyperparameters.clip, n_iterations=offset,
-            final_loss=float(result.final_loss[i]) if not failures[i] else math.nan,
-            validation_loss=float(validation[i]),
-            status="diverged" if failure else "ok", diverged_at=int(diverged_at[i]), failure=failure,
-            retries=int(retries[i]),
-        ))
+        rows.append(
+            dict(
+                network=name,
+                **_row(unit, seed, hyperparameters, offset, validation[i], failure, diverged_at[i]),
+                optimizer=stages[-1].config.optimizer,
+                final_loss=float(result.final_loss[i]) if not failures[i] else math.nan,
+                retries=int(retries[i]),
+            )
+        )
     return rows, [serialise(result.member(i)) for i in range(len(unit.seeds))]
 
 
@@ -76,20 +106,21 @@ def run_search(profile: Profile, unit: WorkUnit, progress: bool = False) -> list
     seed = unit.seeds[0]
     config = dataclasses.replace(stage.config, n_iterations=plan.search.n_iterations)
     result = train_population(
-        stage.task, unit.architecture, unit.activation, unit.units, [seed] * len(trials), trials, config,
+        stage.task,
+        unit.architecture,
+        unit.activation,
+        unit.units,
+        [seed] * len(trials),
+        trials,
+        config,
         progress=f"{unit.name} search" if progress else False,
     )
-    _, validation = evaluate(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
+    _, validation = errors(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
     rows = []
     for i, hp in enumerate(trials):
         failure = _failure(result.failures[i], validation[i])
-        rows.append(dict(
-            config=unit.name, trial=i, task=unit.task, architecture=unit.architecture,
-            activation=unit.activation, units=unit.units, l2=unit.l2, seed=seed,
-            learning_rate=hp.learning_rate, decay_rate=hp.decay_rate, momentum=hp.momentum, clip=hp.clip,
-            n_iterations=config.n_iterations, validation_loss=float(validation[i]),
-            status="diverged" if failure else "ok", diverged_at=int(result.diverged_at[i]), failure=failure,
-        ))
+        row = _row(unit, seed, hp, config.n_iterations, validation[i], failure, result.diverged_at[i])
+        rows.append(dict(config=unit.name, trial=i, **row))
     return rows
 
 
@@ -100,6 +131,16 @@ def best_trial(search_rows: Sequence[dict], unit: WorkUnit) -> Hyperparameters:
         raise RuntimeError(f"every search trial of {unit.name} diverged; widen the search space")
     best = min(rows, key=lambda r: r["validation_loss"])
     return Hyperparameters(best["learning_rate"], best["decay_rate"], best["momentum"], best["clip"], unit.l2)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSummary:
+    """What ``train`` did for one task: networks already ``stored``, ``trained`` now, and of those how
+    many ``diverged``."""
+
+    stored: int
+    trained: int = 0
+    diverged: int = 0
 
 
 def _local_map(fn: Callable, jobs: Sequence[tuple]):
@@ -134,13 +175,20 @@ def train(
     client=None,
     repair: bool = False,
     progress: bool = True,
-) -> dict[str, dict]:
+) -> dict[str, TaskSummary]:
     """Train (or finish training) the populations of ``tasks`` at ``profile`` under ``data``.
 
-    Only missing work is done: stored, intact networks are never trained again. With ``repair``,
-    networks whose weights file is missing or damaged are retrained too. ``client`` is a
-    ``dask.distributed.Client`` to run the units on a cluster. Returns per task the counts of
-    networks that were already stored, trained now, and diverged.
+    **Arguments:**
+
+    - ``tasks``: task names (``paperlib.profiles.TASK_NAMES``).
+    - ``profile``: a profile name or a ``Profile``.
+    - ``data``: the data directory; populations go to ``data/<profile>/<task>/``.
+    - ``client``: a ``dask.distributed.Client`` to run the work units on a cluster (default: here).
+    - ``repair``: retrain networks whose weights file is missing or damaged (else: an error).
+    - ``progress``: show a progress bar over the work units.
+
+    **Returns:** per task, a ``TaskSummary``. Only missing work is done: stored, intact networks
+    are never trained again, so an interrupted run resumes where it stopped.
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     for task in tasks:
@@ -149,7 +197,7 @@ def train(
     summary = {}
     with exclusive(data, prof.name):
         stores = {task: TaskStore(data, prof.name, task) for task in tasks}
-        for task, store in stores.items():
+        for store in stores.values():
             store.clear_temporaries()
             damaged = store.damaged()
             if damaged and not repair:
@@ -162,7 +210,7 @@ def train(
             done = store.finished()
             units = [u for u in prof.work_units(task) if not all(n in done for n in u.network_ids)]
             pending[task] = units
-            summary[task] = {"stored": len(done), "trained": 0, "diverged": 0}
+            summary[task] = TaskSummary(stored=len(done))
 
         total = sum(len(u) for u in pending.values())
         with tqdm(total=total, desc=f"train {prof.name}", unit="unit", disable=not progress) as bar:
@@ -180,17 +228,17 @@ def train(
                     jobs = [(prof, u, plan.hyperparameters(u.architecture, u.activation, u.l2)) for u in units]
                 for (_, unit, _), (rows, blobs) in mapper(run_unit, jobs):
                     store.add(rows, blobs)
-                    summary[task]["trained"] += len(rows)
-                    summary[task]["diverged"] += sum(r["status"] != "ok" for r in rows)
+                    summary[task] = dataclasses.replace(
+                        summary[task],
+                        trained=summary[task].trained + len(rows),
+                        diverged=summary[task].diverged + sum(r["status"] != "ok" for r in rows),
+                    )
                     bar.set_postfix_str(unit.name)
                     bar.update(1)
     return summary
 
 
-def population(data: str, profile: str, task: str, *, train_missing: bool = False) -> Population:
-    """The usable networks of ``task`` at ``profile`` under ``data`` (training what is missing first)."""
-    if train_missing:
-        train([task], profile, data, progress=False)
-    store = TaskStore(data, profile, task)
-    models, rows = load_population(store.path)
-    return Population(profile, get_profile(profile).plan(task).task, store, models, rows)
+def trained_population(data: str, profile: str, task: str) -> Population:
+    """The usable networks of ``task`` at ``profile`` under ``data``, training what is missing first."""
+    train([task], profile, data, progress=False)
+    return population(data, profile, task)

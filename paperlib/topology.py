@@ -22,7 +22,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -80,8 +81,14 @@ _SETTLE_CHUNK = 20  # steps between checks for settled runs
 
 
 def settle(
-    step: Callable[[Array, Array], Array], x_star, starts: Float[np.ndarray, "n state"],
-    targets: Float[np.ndarray, "k state"], settle_distance: float, max_steps: int, *, x64: bool = True,
+    step: Callable[[Array, Array], Array],
+    x_star,
+    starts: Float[np.ndarray, "n state"],
+    targets: Float[np.ndarray, "k state"],
+    settle_distance: float,
+    max_steps: int,
+    *,
+    x64: bool = True,
 ) -> np.ndarray:
     """Run ``h ← step(h, x*)`` from every start until it is within ``settle_distance`` of a target;
     return the index of the target each run settled at, −1 for runs still unsettled after ``max_steps``.
@@ -134,23 +141,32 @@ def modal_count_mask(counts) -> np.ndarray:
     return counts == values[np.argmax(freq)]
 
 
+class FlipFlopMemories(NamedTuple):
+    """What a flip-flop network's stable points remember.
+
+    - ``corners``: distinct sign patterns among stable points whose every output is beyond
+      ``±level`` (2**outputs at most; the paper's 8 memories).
+    - ``zero_memories``: stable points with some output within ``±level`` (a channel remembered
+      as 0, as before its first pulse).
+    """
+
+    corners: int
+    zero_memories: int
+
+
 def flipflop_memories(
     readouts: Float[np.ndarray, "k o"], n_unstable: np.ndarray, level: float = 0.5
-) -> dict[str, int]:
-    """Count a flip-flop network's stable fixed points by what their readout holds.
-
-    ``corners``: distinct sign patterns among stable points whose every output is beyond
-    ``±level`` (2**o at most; the paper's 8 memories); ``zero_memories``: stable points with some
-    output within ``±level`` (a channel remembered as 0, as before its first pulse).
-    """
+) -> FlipFlopMemories:
+    """Count a flip-flop network's stable fixed points by what their readout holds (``FlipFlopMemories``)."""
     readouts, n_unstable = np.asarray(readouts), np.asarray(n_unstable)
     if readouts.ndim != 2 or len(readouts) != len(n_unstable):
-        raise ValueError(f"readouts must be (k, outputs) with one n_unstable per point, got {readouts.shape} "
-                         f"and {n_unstable.shape}")
+        raise ValueError(
+            f"readouts must be (k, outputs) with one n_unstable per point, got {readouts.shape} and {n_unstable.shape}"
+        )
     stable = readouts[n_unstable == 0]
     corner = np.all(np.abs(stable) > level, axis=1)
     patterns = {tuple(np.sign(r).astype(int)) for r in stable[corner]}
-    return {"corners": len(patterns), "zero_memories": int(np.sum(~corner))}
+    return FlipFlopMemories(corners=len(patterns), zero_memories=int(np.sum(~corner)))
 
 
 def graph_distance(a, b) -> float:

@@ -10,9 +10,10 @@ import pytest
 
 from paperlib import analysis
 from paperlib.claims import caveats
-from paperlib.similarity import pairwise
 from paperlib.profiles import TASK_NAMES
-from paperlib.sweep import population, train
+from paperlib.similarity import pairwise
+from paperlib.store import Population, population
+from paperlib.sweep import train
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -26,16 +27,16 @@ def cdi():
 
 def test_analyses_are_cached_and_keyed_by_weights_and_parameters(cdi):
     D = analysis.distance_matrix(cdi, "svcca")
-    path = cdi.cache_path("distances_svcca")
+    path = analysis.cache_path(cdi, "distances_svcca")
     assert path.is_file()
     stamp = path.stat().st_mtime_ns
     np.testing.assert_array_equal(analysis.distance_matrix(cdi, "svcca"), D)
     assert path.stat().st_mtime_ns == stamp, "a rerun reuses the cached file"
     np.testing.assert_allclose(D, pairwise(list(analysis.probe_states(cdi)), "svcca", progress=False), atol=1e-6)
-    assert cdi.cache_path("distances_svcca", variance=0.9) != path
-    changed = analysis.Population(cdi.profile, cdi.task, cdi.store, cdi.models, [dict(r) for r in cdi.rows])
+    assert analysis.cache_path(cdi, "distances_svcca", variance=0.9) != path
+    changed = Population(cdi.profile, cdi.task, cdi.store, cdi.models, [dict(r) for r in cdi.rows])
     changed.rows[0]["sha256"] = "0" * 64  # a retrained network gives a new key
-    assert changed.cache_path("distances_svcca") != path
+    assert analysis.cache_path(changed, "distances_svcca") != path
 
 
 def test_probe_states_are_the_hidden_states_on_the_probe_inputs(cdi):
@@ -48,14 +49,20 @@ def test_probe_states_are_the_hidden_states_on_the_probe_inputs(cdi):
 
 
 def test_claims_command_prints_json_for_every_claim(cdi):
-    result = subprocess.run([sys.executable, "-m", "paperlib", "claims", "--profile", "tiny", "--data", str(DATA),
-                             "--json"], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "paperlib", "claims", "--profile", "tiny", "--data", str(DATA), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     claims = json.loads(result.stdout)
     assert [c["id"] for c in claims] == [f"C{i}" for i in range(1, 9)]
     assert all(set(c) >= {"id", "claim", "values", "holds", "paper", "rule"} for c in claims)
     assert all(c["holds"] in (True, False, None) for c in claims)
-    assert all(c["verdict"] == {True: "holds", False: "does not hold", None: "not measurable"}[c["holds"]] for c in claims)
+    assert all(
+        c["verdict"] == {True: "holds", False: "does not hold", None: "not measurable"}[c["holds"]] for c in claims
+    )
     # the clustering claims carry a permutation p-value per task and label, in (0, 1]
     for c in claims[1:3]:
         assert set(c["p_value"]) == {"flipflop", "sine", "cdi"}
@@ -70,7 +77,9 @@ def test_claims_command_prints_json_for_every_claim(cdi):
     # C5 either says why it cannot be measured or gives both p-values
     c5 = claims[4]
     assert (c5["holds"] is None and "not measurable" in c5["reading"]) or set(c5["p_value"]["flipflop"]) == {
-        "topology architecture", "SVCCA architecture"}
+        "topology architecture",
+        "SVCCA architecture",
+    }
     # a reduced profile states, per claim, how it departs from the paper; the paper profile does not
     assert all(c["caveat"] for c in claims)
     assert caveats("paper") == {}

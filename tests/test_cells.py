@@ -96,9 +96,11 @@ def test_importing_paperlib_changes_neither_the_environment_nor_jax():
     import subprocess
     import sys
 
-    code = ("import os, jax; env = dict(os.environ); cfg = dict(jax.config.values); import paperlib, paperlib.similarity, "
-            "paperlib.fixed_points; assert dict(os.environ) == env and dict(jax.config.values) == cfg; "
-            "n = paperlib.use_host_devices(2); print(n, os.environ['XLA_FLAGS'])")
+    code = (
+        "import os, jax; env = dict(os.environ); cfg = dict(jax.config.values); import paperlib, paperlib.similarity, "
+        "paperlib.fixed_points; assert dict(os.environ) == env and dict(jax.config.values) == cfg; "
+        "n = paperlib.use_host_devices(2); print(n, os.environ['XLA_FLAGS'])"
+    )
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("XLA_FLAGS", "PAPERLIB_HOST_DEVICES")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr

@@ -6,14 +6,26 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from paperlib.fixed_points import FixedPointOptions, FixedPoints, find_fixed_points, find_fixed_points_population, initial_states
+from paperlib.fixed_points import (
+    FixedPointOptions,
+    FixedPoints,
+    find_fixed_points,
+    find_fixed_points_population,
+    initial_states,
+)
 from paperlib.linear import mode_truncated_response, oscillation_frequency
+from paperlib.tasks import FlipFlop
 from paperlib.topology import (
-    flipflop_memories, graph_distance, line_attractor_graph, matched_graph_distance, modal_count_mask, readout_order,
+    FlipFlopMemories,
+    flipflop_memories,
+    graph_distance,
+    line_attractor_graph,
+    matched_graph_distance,
+    modal_count_mask,
+    readout_order,
     transition_graph,
 )
 from paperlib.train import init_population
-from paperlib.tasks import FlipFlop
 
 W = 2.0  # h' = tanh(W h) per unit: fixed points 0 (slope 2, unstable) and ±h* (stable)
 H_STAR = brentq(lambda h: np.tanh(W * h) - h, 0.5, 1.5)
@@ -84,13 +96,17 @@ def test_line_attractor_points_lie_on_the_line_with_eigenvalue_one():
     np.testing.assert_allclose(np.abs(fps.eigenvalues[:, 0]), 1.0, atol=1e-5)
     np.testing.assert_allclose(np.abs(fps.eigenvalues[:, 1:]), 0.5, atol=1e-5)
     # a unit pulse along v is integrated and held; keeping only the top mode already carries it all
-    response = mode_truncated_response(fps.eigenvalues[0], fps.right_eigenvectors[0], fps.left_eigenvectors[0], v, v, 50)
+    response = mode_truncated_response(
+        fps.eigenvalues[0], fps.right_eigenvectors[0], fps.left_eigenvectors[0], v, v, 50
+    )
     assert response[0] == pytest.approx(1.0, abs=1e-6) and response[-1] == pytest.approx(1.0, abs=1e-6)
     graph = line_attractor_graph(fps.states, fps.states @ v, n_points=8)
     chain = np.eye(8, k=1) + np.eye(8, k=-1)
     np.testing.assert_array_equal(graph, chain)
     uneven = np.outer(np.array([0.0, 0.1, 0.15, 0.9, 1.0, 2.5]), v)  # spacing that breaks a 1-NN chain
-    np.testing.assert_array_equal(line_attractor_graph(uneven, uneven @ v, n_points=6), np.eye(6, k=1) + np.eye(6, k=-1))
+    np.testing.assert_array_equal(
+        line_attractor_graph(uneven, uneven @ v, n_points=6), np.eye(6, k=1) + np.eye(6, k=-1)
+    )
 
 
 def test_a_map_without_fixed_points_reports_every_state_unconverged():
@@ -147,16 +163,16 @@ def test_flipflop_memories_of_bistable_units(three_bits):
     fps = three_bits
     readout = fps.states / H_STAR  # outputs 0 or ±1
     # the 8 corners are the stable points; every point holding a 0 is a saddle
-    assert flipflop_memories(readout, fps.n_unstable) == {"corners": 8, "zero_memories": 0}
+    assert flipflop_memories(readout, fps.n_unstable) == FlipFlopMemories(corners=8, zero_memories=0)
     # were the zero-holding points stable too (the 3 x 3 x 3 lattice), 19 of them would be memories of 0
-    assert flipflop_memories(readout, np.zeros(27, int)) == {"corners": 8, "zero_memories": 19}
+    assert flipflop_memories(readout, np.zeros(27, int)) == FlipFlopMemories(corners=8, zero_memories=19)
     # a corner found twice is one memory; a corner made unstable is none
     corner = int(np.flatnonzero(fps.n_unstable == 0)[0])
     doubled = np.concatenate([readout, readout[[corner]] * 1.01])
-    assert flipflop_memories(doubled, np.append(fps.n_unstable, 0))["corners"] == 8
+    assert flipflop_memories(doubled, np.append(fps.n_unstable, 0)).corners == 8
     unstable = fps.n_unstable.copy()
     unstable[corner] = 1
-    assert flipflop_memories(readout, unstable)["corners"] == 7
+    assert flipflop_memories(readout, unstable).corners == 7
     with pytest.raises(ValueError, match="one n_unstable per point"):
         flipflop_memories(readout, fps.n_unstable[:3])
 
@@ -186,7 +202,15 @@ def test_fixed_points_of_networks_solve_the_fixed_point_equation():
             r = np.asarray(model.step(jnp.asarray(h), jnp.zeros(3))) - h
             assert np.linalg.norm(r) < 1.5e-4
             eps = 1e-3  # the Jacobian against central finite differences
-            fd = np.stack([(np.asarray(model.step(jnp.asarray(h + eps * e), jnp.zeros(3)))
-                            - np.asarray(model.step(jnp.asarray(h - eps * e), jnp.zeros(3)))) / (2 * eps)
-                           for e in np.eye(16)], axis=1)
+            fd = np.stack(
+                [
+                    (
+                        np.asarray(model.step(jnp.asarray(h + eps * e), jnp.zeros(3)))
+                        - np.asarray(model.step(jnp.asarray(h - eps * e), jnp.zeros(3)))
+                    )
+                    / (2 * eps)
+                    for e in np.eye(16)
+                ],
+                axis=1,
+            )
             np.testing.assert_allclose(J, fd, atol=2e-3)

@@ -24,7 +24,10 @@ def test_a_second_training_command_is_refused_while_the_first_holds_the_lock(tmp
     with exclusive(tmp_path, "tiny"):
         result = subprocess.run(
             [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)],
-            capture_output=True, text=True, cwd=ROOT, timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
         )
     assert result.returncode == 1
     assert "is being written by process" in result.stderr and "one training command per data directory" in result.stderr
@@ -70,8 +73,13 @@ CRASHING_RUN = textwrap.dedent("""
 
 
 def crashing_run(data, *crash):
-    return subprocess.run([sys.executable, "-c", CRASHING_RUN, str(data), *map(str, crash)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, str(data), *map(str, crash)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -44,8 +44,9 @@ def test_search_runs_in_float64_by_default():
 def test_a_state_stopped_by_the_iteration_cap_on_a_plateau_is_not_a_point():
     # F(h) = h + 0.1 / (1 + h): q falls forever as h grows (no fixed point), every state is slowish
     plateau = lambda h, x: h + 0.1 / (1.0 + jnp.abs(h))  # noqa: E731
-    fps = find_fixed_points(plateau, jnp.zeros(1), np.linspace(0, 1, 16)[:, None],
-                            FixedPointOptions(max_iters=6, keep_q=1.0, tol_q=1e-30))
+    fps = find_fixed_points(
+        plateau, jnp.zeros(1), np.linspace(0, 1, 16)[:, None], FixedPointOptions(max_iters=6, keep_q=1.0, tol_q=1e-30)
+    )
     assert len(fps) == 0 and fps.n_capped == 16 and fps.n_unconverged == 16
     assert "16 still improving at the iteration cap" in fps.summary()
 
@@ -55,8 +56,9 @@ def test_unstable_means_modulus_above_one_plus_the_tolerance():
     starts = np.random.default_rng(0).normal(size=(4, 3))
     fps = find_fixed_points(lambda h, x: jnp.asarray(a) @ h, jnp.zeros(1), starts, FixedPointOptions(tol_unique=0.05))
     assert len(fps) == 1 and fps.n_unstable.tolist() == [1]  # only the 1.005 direction
-    strict = find_fixed_points(lambda h, x: jnp.asarray(a) @ h, jnp.zeros(1), starts,
-                               FixedPointOptions(stability_tol=0.0, tol_unique=0.05))
+    strict = find_fixed_points(
+        lambda h, x: jnp.asarray(a) @ h, jnp.zeros(1), starts, FixedPointOptions(stability_tol=0.0, tol_unique=0.05)
+    )
     assert strict.n_unstable.tolist() == [2]
 
 
@@ -98,9 +100,11 @@ def test_slow_points_reports_states_that_never_slow_down():
 
 def test_oscillatory_mode_is_the_pair_in_the_trajectory_plane_not_the_largest():
     dt, f_osc, f_other = 0.01, 3.0, 7.0
+
     def pair(modulus, f):
         t = 2 * np.pi * f * dt
         return modulus * np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+
     J = np.zeros((6, 6))
     J[:2, :2], J[2:4, 2:4], J[4:, 4:] = pair(1.02, f_osc), pair(1.3, f_other), np.diag([0.5, 0.2])
     q, _ = np.linalg.qr(np.random.default_rng(2).normal(size=(6, 6)))
@@ -126,7 +130,7 @@ def test_cluster_test_on_separated_clusters_gives_the_smallest_p():
     rng = np.random.default_rng(0)
     labels = np.repeat(["a", "b", "c"], 8)
     centres = {"a": [0, 0], "b": [10, 0], "c": [0, 10]}
-    points = np.array([centres[l] for l in labels]) + rng.normal(size=(24, 2))
+    points = np.array([centres[label] for label in labels]) + rng.normal(size=(24, 2))
     result = cluster_test(_points_distances(points), labels)
     assert result.accuracy == 1.0 and result.p_value == pytest.approx(1e-4) and result.clusters()
     assert result.chance == pytest.approx(7 / 23) and result.silhouette > 0.7 and result.n == 24
@@ -135,8 +139,12 @@ def test_cluster_test_on_separated_clusters_gives_the_smallest_p():
 def test_cluster_test_is_calibrated_when_distances_ignore_the_labels():
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1, 2, 3], 6)
-    p = np.array([cluster_test(_points_distances(rng.normal(size=(24, 3))), labels, n_permutations=999,
-                               seed=i).p_value for i in range(200)])
+    p = np.array(
+        [
+            cluster_test(_points_distances(rng.normal(size=(24, 3))), labels, n_permutations=999, seed=i).p_value
+            for i in range(200)
+        ]
+    )
     assert 0.01 <= np.mean(p < 0.05) <= 0.09  # about 5%: the test is valid, not anti-conservative
     assert 0.35 <= np.median(p) <= 0.75  # roughly uniform
     with pytest.raises(ValueError, match="two distinct"):
@@ -146,6 +154,7 @@ def test_cluster_test_is_calibrated_when_distances_ignore_the_labels():
 def test_a_defective_jacobian_still_decomposes():
     # a nilpotent block (relu units that feed each other but are silent): eigenvalue 0 twice, one eigenvector
     from paperlib.fixed_points import decompose
+
     J = np.array([[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.5]], np.diag([0.9, 0.2, 0.1])])
     values, right, left = decompose(J)
     assert np.allclose(np.abs(values[0]), [0.5, 0, 0]) and np.allclose(left[1] @ right[1], np.eye(3))

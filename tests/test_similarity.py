@@ -5,7 +5,10 @@ import pytest
 from scipy.stats import ortho_group
 
 from paperlib.embedding import (
-    classical_mds, mds, nearest_neighbour_accuracy, nearest_neighbour_chance, silhouette,
+    mds,
+    nearest_neighbour_accuracy,
+    nearest_neighbour_chance,
+    silhouette,
 )
 from paperlib.similarity import canonical_correlations, cka, pairwise, procrustes, svcca
 
@@ -96,11 +99,14 @@ def test_procrustes_against_explicit_rotation():
     assert procrustes(X, Z) <= procrustes(X, Y) + procrustes(Y, Z) + 1e-12  # triangle inequality
 
 
-@pytest.mark.parametrize("metric, reference", [
-    ("svcca", lambda a, b: 1 - svcca(a, b)),
-    ("cka", lambda a, b: 1 - cka(a, b)),
-    ("procrustes", procrustes),
-])
+@pytest.mark.parametrize(
+    "metric, reference",
+    [
+        ("svcca", lambda a, b: 1 - svcca(a, b)),
+        ("cka", lambda a, b: 1 - cka(a, b)),
+        ("procrustes", procrustes),
+    ],
+)
 def test_pairwise_equals_the_per_pair_functions(metric, reference):
     rng = np.random.default_rng(5)
     base = rng.normal(size=(150, 3))
@@ -124,7 +130,9 @@ def test_mds_recovers_planar_points_and_scores():
     D = np.linalg.norm(points[:, None] - points[None], axis=-1)
     for method in ("classical", "smacof"):
         Y = mds(D, method=method)
-        np.testing.assert_allclose(np.linalg.norm(Y[:, None] - Y[None], axis=-1), D, atol=1e-3 if method == "classical" else 0.05)
+        np.testing.assert_allclose(
+            np.linalg.norm(Y[:, None] - Y[None], axis=-1), D, atol=1e-3 if method == "classical" else 0.05
+        )
     labels = np.repeat(["a", "b", "c"], 10)
     assert nearest_neighbour_accuracy(D, labels) == 1.0
     assert silhouette(D, labels) > 0.8
@@ -132,6 +140,6 @@ def test_mds_recovers_planar_points_and_scores():
     shuffled = rng.permutation(labels)
     assert silhouette(D, shuffled) < 0.2
     with pytest.raises(ValueError, match="symmetric"):
-        classical_mds(D + np.triu(np.ones_like(D)))
+        mds(D + np.triu(np.ones_like(D)), method="classical")
     with pytest.raises(ValueError, match="one label per row"):
         silhouette(D, labels[:-1])

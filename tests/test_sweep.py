@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
 from paperlib.profiles import PROFILES, SearchSpace, WorkUnit, get_profile
-from paperlib.sweep import best_trial, train
+from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
+from paperlib.sweep import TaskSummary, best_trial, train
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = PROFILES["tiny"]
@@ -45,7 +45,11 @@ def test_paper_profile_is_the_papers_grid():
     assert {u.units for u in units} == {64, 128, 256} and {u.l2 for u in units} == {1e-5, 1e-4, 1e-3, 1e-2}
     space = SearchSpace()
     assert (space.clip, space.learning_rate, space.decay_rate, space.momentum) == (
-        (0.1, 10.0), (1e-5, 0.1), (0.1, 0.9), (0.0, 1.0))
+        (0.1, 10.0),
+        (1e-5, 0.1),
+        (0.1, 0.9),
+        (0.0, 1.0),
+    )
 
 
 def test_search_samples_lie_in_the_papers_ranges_and_log_uniformly():
@@ -62,8 +66,11 @@ def test_search_samples_lie_in_the_papers_ranges_and_log_uniformly():
 def test_best_trial_is_the_lowest_finished_validation_loss():
     unit = WorkUnit("cdi", "gru", "tanh", 8, 1e-4, (0,))
     row = dict(config=unit.name, learning_rate=0.1, decay_rate=0.5, momentum=0.9, clip=1.0)
-    rows = [dict(row, validation_loss=0.3, status="ok"), dict(row, learning_rate=0.2, validation_loss=0.1, status="ok"),
-            dict(row, learning_rate=0.3, validation_loss=0.01, status="diverged")]
+    rows = [
+        dict(row, validation_loss=0.3, status="ok"),
+        dict(row, learning_rate=0.2, validation_loss=0.1, status="ok"),
+        dict(row, learning_rate=0.3, validation_loss=0.01, status="diverged"),
+    ]
     assert best_trial(rows, unit).learning_rate == 0.2
 
 
@@ -78,7 +85,7 @@ def test_small_profile_keeps_every_group():
 def test_search_then_train_stores_a_loadable_population(tmp_path):
     mini = dataclasses.replace(MINI, architectures=("vanilla",))
     summary = train(["flipflop"], mini, str(tmp_path), progress=False)
-    assert summary["flipflop"]["trained"] == 2
+    assert summary["flipflop"].trained == 2
     store = TaskStore(tmp_path, "mini", "flipflop")
     search = store.search_rows()
     assert len(search) == 2 and {r["trial"] for r in search} == {0, 1}
@@ -92,7 +99,9 @@ def test_search_then_train_stores_a_loadable_population(tmp_path):
 def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     store = TaskStore(tmp_path, "tiny", "cdi")
     deadline = time.time() + 300
@@ -117,16 +126,21 @@ def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
 
 
 def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_path):
+    from paperlib.config import Hyperparameters
     from paperlib.profiles import Stage
-    from paperlib.train import Hyperparameters
 
     plan = TINY.plan("cdi")
     blow_up = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6)
     # a gentle second stage must not revive (and report as fine) a network that failed in the first
     gentle = Stage(plan.task, plan.stages[0].config, learning_rate_scale=1e-9)
-    plans = (("cdi", dataclasses.replace(plan, stages=plan.stages + (gentle,), settings=plan.settings + (("gru", blow_up),))),)
+    plans = (
+        (
+            "cdi",
+            dataclasses.replace(plan, stages=plan.stages + (gentle,), settings=plan.settings + (("gru", blow_up),)),
+        ),
+    )
     summary = train(["cdi"], dataclasses.replace(MINI, plans=plans), str(tmp_path), progress=False)
-    assert summary["cdi"] == {"stored": 0, "trained": 4, "diverged": 2}
+    assert summary["cdi"] == TaskSummary(stored=0, trained=4, diverged=2)
     store = TaskStore(tmp_path, "mini", "cdi")
     for row in store.rows():
         if row["architecture"] == "gru":
@@ -164,9 +178,11 @@ def test_damaged_files_are_named_and_repaired(tmp_path):
     with pytest.raises(StoreError, match="--repair"):
         train(["cdi"], MINI, str(tmp_path), progress=False)
     summary = train(["cdi"], MINI, str(tmp_path), repair=True, progress=False)
-    assert summary["cdi"]["trained"] == 2  # the damaged network's unit: its two seeds
+    assert summary["cdi"].trained == 2  # the damaged network's unit: its two seeds
     assert len(load_population(store.path, status=None)[0]) == 4
-    others = [r for r in store.rows() if r["network"] in untouched and not r["network"].startswith(rows[0]["architecture"])]
+    others = [
+        r for r in store.rows() if r["network"] in untouched and not r["network"].startswith(rows[0]["architecture"])
+    ]
     assert others and all(store.weights_path(r).stat().st_mtime_ns == untouched[r["network"]] for r in others)
     store.manifest_path.write_text("network,task\nbroken")
     with pytest.raises(StoreError, match="manifest.csv is damaged"):
@@ -185,7 +201,7 @@ def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_
     assert store.rows() == [{**r, "failure": "", "retries": 0} for r in rows]
     assert len(load_population(store.path)[0]) == len(rows)
     # a rerun finds every network there: nothing is retrained
-    assert train(["cdi"], MINI, str(tmp_path), progress=False)["cdi"]["trained"] == 0
+    assert train(["cdi"], MINI, str(tmp_path), progress=False)["cdi"].trained == 0
     # any other difference in the columns is still damage
     store.manifest_path.write_text(old.replace("validation_loss", "val_loss", 1))
     with pytest.raises(StoreError, match="manifest.csv is damaged"):

@@ -6,8 +6,10 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from paperlib.config import Hyperparameters, TrainConfig
+from paperlib.objective import errors
 from paperlib.tasks import ContextIntegration, FlipFlop
-from paperlib.train import Hyperparameters, TrainConfig, evaluate, train_population
+from paperlib.train import train_population
 
 GOOD = Hyperparameters(learning_rate=0.05, decay_rate=0.5, momentum=0.9, clip=1.0, l2=1e-4)
 BAD = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6, l2=0.0)
@@ -83,16 +85,18 @@ def test_retries_roll_a_diverging_member_back_at_half_the_rate_and_touch_no_othe
     base = TrainConfig(n_iterations=150, steps_per_call=5, batch_size=8)
     plain = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, hot, GOOD], base, progress=False)
     assert plain.failures[1] != "" and plain.retries.tolist() == [0, 0, 0]
-    rescued = train_population(task, "gru", "tanh", 8, [0, 1, 2], [GOOD, hot, GOOD],
-                               dataclasses.replace(base, retries=15), progress=False)
+    rescued = train_population(
+        task, "gru", "tanh", 8, [0, 1, 2], [GOOD, hot, GOOD], dataclasses.replace(base, retries=15), progress=False
+    )
     k = int(rescued.retries[1])
     assert rescued.retries.tolist() == [0, k, 0] and 1 <= k <= 15
     assert rescued.failures == ("", "", "") and np.isfinite(rescued.final_loss).all()
     for i in (0, 2):  # members that never diverged are exactly those of the plain run
         assert leaves_equal(plain.member(i), rescued.member(i))
     # retries run out: flagged as before, after exactly that many roll-backs
-    capped = train_population(task, "gru", "tanh", 8, [0, 1], [GOOD, BAD], dataclasses.replace(base, retries=2),
-                              progress=False)
+    capped = train_population(
+        task, "gru", "tanh", 8, [0, 1], [GOOD, BAD], dataclasses.replace(base, retries=2), progress=False
+    )
     assert capped.retries.tolist() == [0, 2] and capped.failures[1] != ""
 
 
@@ -103,8 +107,8 @@ def test_tiny_population_learns_cdi():
     pop = train_population(task, "vanilla", "tanh", 16, [0, 1, 2, 3], hp, config, progress=False)
     first = pop.losses[:, :10].mean(axis=1)
     assert (pop.final_loss < 0.5 * first).all(), (first, pop.final_loss)
-    errors, normalised = evaluate(pop.models, task, jax.random.PRNGKey(9), batch=64)
-    assert errors.shape == (4,) and (normalised < 0.5).all()
+    mse, normalised = errors(pop.models, task, jax.random.PRNGKey(9), batch=64)
+    assert mse.shape == (4,) and (normalised < 0.5).all()
 
 
 def test_one_and_two_devices_give_the_same_networks():
