@@ -19,7 +19,6 @@ from pathlib import Path
 import paperlib
 from paperlib.profiles import PROFILES, TASK_NAMES
 
-SCHEDULER_TIMEOUT = 10  # seconds to wait for a Dask scheduler before giving up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--dask", choices=("local",), help="run the work units on a local Dask cluster")
     where.add_argument("--scheduler", metavar="ADDR", help="run the work units on the Dask scheduler at ADDR")
     train.add_argument("--workers", type=int, default=None, help="workers of --dask local (default: 1 per 2 cores)")
+    train.add_argument(
+        "--scheduler-timeout", type=float, default=10.0, metavar="S",
+        help="seconds to wait for the --scheduler before giving up (default: 10)",
+    )
     train.add_argument("--repair", action="store_true", help="retrain networks whose stored files are damaged")
 
     claims = commands.add_parser("claims", help="measure the paper's claims C1-C8 on a trained population")
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     _check_data_dir(parser, args.data)
     if args.command == "train" and args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be a positive integer, got {args.workers}")
+    if args.command == "train" and not args.scheduler_timeout > 0:
+        parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
     from paperlib.book import NotebookError
     from paperlib.store import StoreError
@@ -97,11 +102,11 @@ def _client(args):
 
     if args.scheduler:
         try:
-            return Client(args.scheduler, timeout=SCHEDULER_TIMEOUT)
+            return Client(args.scheduler, timeout=args.scheduler_timeout)
         except (OSError, TimeoutError) as err:
             raise SchedulerError(
                 f"cannot reach the Dask scheduler at {args.scheduler} within "
-                f"{SCHEDULER_TIMEOUT} s ({type(err).__name__}); is it running?"
+                f"{args.scheduler_timeout:g} s ({type(err).__name__}); is it running?"
             ) from None
     workers = args.workers or max(1, (os.cpu_count() or 2) // 2)
     return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))

@@ -65,7 +65,7 @@ def execute_notebooks(
                 raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
             except DeadKernelError:
                 raise NotebookError(
-                    f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to resume"
+                    f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to try again (trained networks and cached analyses are kept)"
                 ) from None
             written.append(target)
     return written

@@ -1,28 +1,28 @@
 """Cached analyses and the claims command, on the tiny population (trained once into data/)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from paperlib import analysis
+from paperlib import analysis, figures
 from paperlib.claims import caveats
-from paperlib.profiles import TASK_NAMES
+from paperlib.fixed_points import slow_speed
 from paperlib.similarity import pairwise
 from paperlib.store import Population, population
-from paperlib.sweep import train
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data"
 
 
 @pytest.fixture(scope="module")
-def cdi():
-    train(TASK_NAMES, "tiny", str(DATA), progress=False)  # shared with the book test and nbval
-    return population(str(DATA), "tiny", "cdi")
+def cdi(tiny_data):
+    return population(tiny_data, "tiny", "cdi")
+
+
+@pytest.fixture(scope="module")
+def claims(cli, tiny_data):
+    """``python -m paperlib claims --json`` on the tiny population, parsed."""
+    result = cli("claims", "--profile", "tiny", "--data", tiny_data, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_analyses_are_cached_and_keyed_by_weights_and_parameters(cdi):
@@ -48,66 +48,77 @@ def test_probe_states_are_the_hidden_states_on_the_probe_inputs(cdi):
     np.testing.assert_allclose(states[0], hidden[:, ::stride].reshape(-1, hidden.shape[-1]), rtol=1e-6)
 
 
-def test_claims_command_prints_json_for_every_claim(cdi):
-    result = subprocess.run(
-        [sys.executable, "-m", "paperlib", "claims", "--profile", "tiny", "--data", str(DATA), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    claims = json.loads(result.stdout)
+def test_claims_command_prints_every_claim_with_a_verdict(claims):
     assert [c["id"] for c in claims] == [f"C{i}" for i in range(1, 9)]
     assert all(set(c) >= {"id", "claim", "values", "holds", "paper", "rule"} for c in claims)
     assert all(c["holds"] in (True, False, None) for c in claims)
-    assert all(
-        c["verdict"] == {True: "holds", False: "does not hold", None: "not measurable"}[c["holds"]] for c in claims
-    )
-    # the clustering claims carry a permutation p-value per task and label, in (0, 1]
+    verdicts = {True: "holds", False: "does not hold", None: "not measurable"}
+    assert all(c["verdict"] == verdicts[c["holds"]] for c in claims)
+
+
+def test_clustering_claims_carry_the_deciding_permutation_p_values(claims):
     for c in claims[1:3]:
         assert set(c["p_value"]) == {"flipflop", "sine", "cdi"}
         assert all(0 < p <= 1 for per in c["p_value"].values() for p in per.values())
         for task, per in c["p_value"].items():  # the p-value is that of the deciding clustering test
             assert per == {label: v["p_value"] for label, v in c["values"][task].items()}
-    # C2 reports its sensitivity rows beside the verdict
+
+
+def test_c2_reports_its_sensitivity_rows_beside_the_verdict(claims):
     assert set(claims[1]["beside"]["cdi"]) >= {"99% variance", "k = 10", "k = 20"}
+
+
+def test_c4_counts_every_retained_flipflop_network(claims):
     c4 = claims[3]
     assert 0 <= c4["values"]["fraction_8_stable_corners"] <= 1
     assert len(c4["beside"]["counts"]) == claims[0]["beside"]["retained"]["flipflop"]
-    # C5 either says why it cannot be measured or gives both p-values
+
+
+def test_c5_is_measured_with_both_p_values_or_says_why_not(claims):
     c5 = claims[4]
-    assert (c5["holds"] is None and "not measurable" in c5["reading"]) or set(c5["p_value"]["flipflop"]) == {
-        "topology architecture",
-        "SVCCA architecture",
-    }
-    # a reduced profile states, per claim, how it departs from the paper; the paper profile does not
+    both = {"topology architecture", "SVCCA architecture"}
+    assert (c5["holds"] is None and "not measurable" in c5["reading"]) or set(c5["p_value"]["flipflop"]) == both
+
+
+def test_a_reduced_profile_states_how_it_departs_from_the_paper(claims):
     assert all(c["caveat"] for c in claims)
     assert caveats("paper") == {}
 
 
-def test_figure_analyses_obey_their_invariants(cdi):
-    from paperlib import figures
-    from paperlib.fixed_points import slow_speed
+@pytest.fixture(scope="module")
+def flipflop(tiny_data):
+    return population(tiny_data, "tiny", "flipflop")
 
-    ff = population(str(DATA), "tiny", "flipflop")
-    topo = figures.flipflop_topology(ff)
-    # a looser slow-point rule keeps every point a stricter one keeps
-    c = topo.counts_by_rule
+
+def test_a_looser_slow_point_rule_keeps_every_point_a_stricter_one_keeps(flipflop):
+    c = figures.flipflop_topology(flipflop).counts_by_rule
     assert (c[0.03] <= c[0.1]).all() and (c[0.1] <= c[0.3]).all()
-    speeds = figures.slow_rule_speed(ff)
-    for f, g, limit in zip(topo.fixed_points, topo.graphs, speeds):
+
+
+def test_flipflop_points_are_slow_by_the_rule_and_runs_settle_at_stable_points(flipflop):
+    topo = figures.flipflop_topology(flipflop)
+    for f, g, limit in zip(topo.fixed_points, topo.graphs, figures.slow_rule_speed(flipflop)):
         assert np.all(f.speed <= limit * (1 + 1e-9))
         assert g.shape == (len(f), len(f)) and np.all(g.sum(axis=1) <= 1 + 1e-9)
         stable = np.flatnonzero(f.stable)
         assert np.all(g[:, np.flatnonzero(~f.stable)] == 0)  # runs settle at stable points only
         assert np.allclose(g[stable][:, stable], np.diag(g[stable, stable]))  # stable points only self-loop
-    assert topo.distances.shape == (len(ff), len(ff)) and np.allclose(topo.distances, topo.distances.T)
     assert np.all(topo.stable_modulus <= 1 + 1e-3)
+
+
+def test_topology_distances_are_a_symmetric_matrix_over_the_networks(flipflop):
+    D = figures.flipflop_topology(flipflop).distances
+    assert D.shape == (len(flipflop), len(flipflop)) and np.allclose(D, D.T)
+
+
+def test_every_cdi_line_point_is_slow_by_the_rule(cdi):
     lines = figures.cdi_lines(cdi)
     assert lines.near_one.shape == (len(cdi), 2) and lines.integrating.shape == (len(cdi), 2)
     for per, r in zip(lines.points, figures.slow_rule_speed(cdi)):
-        for f in per:  # every line point is slow by the rule
+        for f in per:
             assert np.all(f.speed <= r * (1 + 1e-9))
-    tvu = figures.trained_vs_untrained(cdi)
-    assert set(tvu.means) == set(figures.SVCCA_TRUNCATIONS)
     assert slow_speed(30, 2.0, 0.1) == pytest.approx(2.0 * 0.1 / 30)
+
+
+def test_trained_vs_untrained_is_measured_at_every_svcca_truncation(cdi):
+    assert set(figures.trained_vs_untrained(cdi).means) == set(figures.SVCCA_TRUNCATIONS)

@@ -1,22 +1,30 @@
-"""Bad input, one table: every case names its problem, fails (a non-zero exit from the CLI) and
-leaves the stored data untouched.
+"""Bad input, in two tables: every case names its problem, fails (a non-zero exit from the CLI,
+ending in one line and no traceback) and leaves the stored data untouched.
 
-Each row is (what is wrong, call, expected message). A call gets the data directory of a stored
-tiny CDI population (and a copy of it with one truncated weights file) and must raise; CLI calls
-raise ``CommandFailed`` carrying the exit code and stderr.
+Each row is (what is wrong, call, expected message). ``CONFIGURATION`` calls need nothing; ``DATA``
+calls get ``d``: the data directory of a stored tiny CDI population (``d.stored``), a copy with one
+truncated weights file (``d.damaged``), and the runners below. CLI calls raise ``CommandFailed``
+carrying the exit code and stderr.
 """
 
 import hashlib
+import json
 import shutil
+import signal
 import subprocess
 import sys
+import textwrap
+import time
+import types
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import nbformat
 import numpy as np
 import pytest
 
+from paperlib.book import NotebookError, execute_notebooks
 from paperlib.cells import make_cell
 from paperlib.config import Hyperparameters, TrainConfig
 from paperlib.embedding import cluster_test, mds, silhouette
@@ -29,7 +37,6 @@ from paperlib.sweep import train
 from paperlib.tasks import ContextIntegration, FlipFlop, SineWave, make_task
 from paperlib.train import train_population
 
-ROOT = Path(__file__).resolve().parent.parent
 OK = Hyperparameters()
 SHORT = TrainConfig(n_iterations=10, steps_per_call=10, batch_size=4)
 
@@ -38,202 +45,223 @@ class CommandFailed(Exception):
     """A CLI run that exited non-zero: ``exit <code>: <stderr>``."""
 
 
-def run(*command: str, read_only: Path | None = None) -> None:
-    """Run a command from the project root; with ``read_only``, inside a mount namespace where
-    that directory is a read-only bind mount (a real read-only file system, even for root)."""
-    command = list(command)
-    if read_only is not None:
-        remount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
-        command = ["unshare", "-rm", "sh", "-c", remount, str(read_only), *command]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
-    if result.returncode != 0:
-        raise CommandFailed(f"exit {result.returncode}: {result.stderr.strip()}")
-
-
-def cli(*args: str, read_only: Path | None = None) -> None:
-    run(sys.executable, "-m", "paperlib", *args, read_only=read_only)
-
-
 def bistable(h, x):
     return jnp.tanh(2.0 * h) + 0.0 * x[:1]
 
 
-CASES = [
+CONFIGURATION = [
+    # configurations
+    (
+        "learning rate zero",
+        lambda: Hyperparameters(learning_rate=0.0),
+        r"learning_rate must be a finite number in \(0",
+    ),
+    ("momentum above 1", lambda: Hyperparameters(momentum=1.5), r"momentum must be .* got 1.5"),
+    ("infinite clip", lambda: Hyperparameters(clip=float("inf")), r"clip must be a finite number"),
+    ("negative L2", lambda: Hyperparameters(l2=-1e-4), r"l2 must be"),
+    (
+        "negative iteration count",
+        lambda: TrainConfig(n_iterations=-5),
+        r"n_iterations must be an integer >= 1, got -5",
+    ),
+    ("unknown optimiser", lambda: TrainConfig(optimizer="rmsprop"), r"optimizer must be one of \['sgd', 'adam'\]"),
+    ("negative retries", lambda: TrainConfig(retries=-1), r"retries must be an integer >= 0"),
+    (
+        "negative divergence patience",
+        lambda: TrainConfig(divergence_patience=-2),
+        r"divergence_patience must be an integer >= 0",
+    ),
+    ("zero search trials", lambda: SearchSpace(n_trials=0), r"n_trials must be an integer >= 1"),
+    ("pulse probability above 1", lambda: FlipFlop(p_pulse=1.5), r"p_pulse"),
+    ("zero time steps", lambda: FlipFlop(n_time=0), r"n_time"),
+    ("negative dt", lambda: SineWave(dt=-0.01), r"dt"),
+    ("frequency above Nyquist", lambda: SineWave(f_max=80.0), r"Nyquist"),
+    ("NaN noise level", lambda: ContextIntegration(noise_std=float("nan")), r"noise_std"),
+    ("negative fixed-point tolerance", lambda: FixedPointOptions(tol_q=-1.0), r"tol_q"),
+    ("keep_q below tol_q", lambda: FixedPointOptions(keep_q=1e-20), r"keep_q"),
+    # networks and training
+    (
+        "unknown architecture",
+        lambda: make_cell("transformer", "tanh", 4, 2, jax.random.PRNGKey(0)),
+        r"architecture must be one of",
+    ),
+    (
+        "unknown activation",
+        lambda: make_cell("gru", "sigmoid", 4, 2, jax.random.PRNGKey(0)),
+        r"activation must be one of",
+    ),
+    ("negative unit count", lambda: make_cell("gru", "tanh", -3, 2, jax.random.PRNGKey(0)), r"n_units"),
+    ("fractional input count", lambda: make_cell("gru", "tanh", 4, 2.5, jax.random.PRNGKey(0)), r"n_inputs"),
+    ("unknown task name", lambda: make_task("mnist"), r"task must be one of"),
+    ("empty batch", lambda: FlipFlop().sample(jax.random.PRNGKey(0), 0), r"batch"),
+    (
+        "no seeds",
+        lambda: train_population(FlipFlop(), "gru", "tanh", 8, [], OK, SHORT),
+        r"seeds must hold at least one seed",
+    ),
+    (
+        "negative seed",
+        lambda: train_population(FlipFlop(), "gru", "tanh", 8, [-1], OK, SHORT),
+        r"seeds must be integers",
+    ),
+    (
+        "one setting for two seeds",
+        lambda: train_population(FlipFlop(), "gru", "tanh", 8, [0, 1], [OK], SHORT),
+        r"hyperparameters must be one Hyperparameters or one per seed \(2\)",
+    ),
+    # analyses
+    (
+        "mismatched sample counts",
+        lambda: svcca(np.ones((10, 3)), np.ones((9, 3))),
+        r"same number of samples.*10 and 9",
+    ),
+    ("NaN activity", lambda: cka(np.full((10, 3), np.nan), np.ones((10, 3))), r"X contains NaN"),
+    ("empty arrays", lambda: svcca(np.zeros((0, 3)), np.zeros((0, 3))), r"at least 2 samples"),
+    ("a vector, not a matrix", lambda: cka(np.ones(10), np.ones(10)), r"samples × features\) matrix"),
+    ("unknown kernel", lambda: cka(np.eye(5), np.eye(5), kernel="poly"), r"kernel must be one of"),
+    ("variance above 1", lambda: svcca(np.eye(5), np.eye(5), variance=1.5), r"variance must be in \(0, 1\]"),
+    ("constant activity", lambda: svcca(np.ones((6, 2)), np.eye(6)), r"constant"),
+    ("one representation", lambda: pairwise([np.eye(5)], "svcca"), r"at least 2 representations"),
+    (
+        "representations of different lengths",
+        lambda: pairwise([np.eye(5), np.eye(4)], "cka"),
+        r"same number of samples",
+    ),
+    ("unknown metric", lambda: pairwise([np.eye(5), np.eye(5)], "rsa"), r"metric must be one of"),
+    ("NaN initial states", lambda: find_fixed_points(bistable, jnp.zeros(3), np.full((4, 3), np.nan)), r"NaN"),
+    ("initial states of the wrong rank", lambda: find_fixed_points(bistable, jnp.zeros(3), np.zeros(3)), r"n_states"),
+    (
+        "step that changes the state size",
+        lambda: find_fixed_points(lambda h, x: h[:2], jnp.zeros(3), np.zeros((4, 3))),
+        r"same shape",
+    ),
+    ("zero time step", lambda: oscillation_frequency([1j], 0.0), r"dt"),
+    ("asymmetric distances", lambda: mds(np.triu(np.ones((4, 4)), 1), method="classical"), r"symmetric"),
+    ("one label short", lambda: silhouette(np.zeros((4, 4)), ["a", "b", "a"]), r"one label per row"),
+    (
+        "zero permutations",
+        lambda: cluster_test(1 - np.eye(4), ["a", "a", "b", "b"], n_permutations=0),
+        r"n_permutations",
+    ),
+    ("a single label", lambda: cluster_test(1 - np.eye(4), ["a"] * 4), r"two distinct"),
+    (
+        "negative trial length for slow points",
+        lambda: slow_points(bistable, jnp.zeros(3), np.ones((4, 3)), trial_steps=-5, state_scale=1.0),
+        r"trial_steps",
+    ),
+    (
+        "zero state scale",
+        lambda: slow_points(bistable, jnp.zeros(3), np.ones((4, 3)), trial_steps=10, state_scale=0.0),
+        r"state_scale",
+    ),
+    (
+        "trajectory of the wrong width",
+        lambda: oscillatory_mode(np.array([1j, -1j]), np.eye(2), np.ones((5, 3)), 0.01),
+        r"trajectory",
+    ),
+    ("negative second-round seeds", lambda: FixedPointOptions(n_between=-1), r"n_between"),
+]
+
+DATA = [
     # the command line: 2 for bad arguments (before any work), 1 for work that cannot be done
     (
         "unknown task",
-        lambda d: cli("train", "--task", "mnist", "--data", str(d["stored"])),
+        lambda d: d.cli("train", "--task", "mnist", "--data", str(d.stored)),
         r"exit 2: .*invalid choice: 'mnist'",
     ),
     (
         "unknown profile",
-        lambda d: cli("train", "--profile", "huge", "--data", str(d["stored"])),
+        lambda d: d.cli("train", "--profile", "huge", "--data", str(d.stored)),
         r"exit 2: .*invalid choice: 'huge'",
     ),
     (
         "zero workers",
-        lambda d: cli("train", "--workers", "0", "--dask", "local", "--data", str(d["stored"])),
+        lambda d: d.cli("train", "--workers", "0", "--dask", "local", "--data", str(d.stored)),
         r"exit 2: .*--workers must be a positive integer",
     ),
     (
         "data directory is a file",
-        lambda d: cli("train", "--task", "cdi", "--data", str(d["stored"] / "tiny" / "cdi" / "manifest.csv")),
+        lambda d: d.cli("train", "--task", "cdi", "--data", str(d.stored / "tiny" / "cdi" / "manifest.csv")),
         r"exit 2: .*is a file, not a directory",
     ),
     (
         "read-only data directory",
-        lambda d: cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(d["stored"]), read_only=d["stored"]),
+        lambda d: d.cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(d.stored), read_only=d.stored),
         r"exit 2: .*is not writable",
     ),
     (
         "unknown book profile",
-        lambda d: cli("book", "--profile", "medium", "--data", str(d["stored"])),
+        lambda d: d.cli("book", "--profile", "medium", "--data", str(d.stored)),
         r"exit 2: .*invalid choice: 'medium'",
     ),
     (
         "claims with nothing trained",
-        lambda d: cli("claims", "--profile", "small", "--data", str(d["stored"])),
+        lambda d: d.cli("claims", "--profile", "small", "--data", str(d.stored)),
         r"exit 1: .*no population at .*train it first",
     ),
     (
         "training over a damaged weights file",
-        lambda d: cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(d["damaged"])),
+        lambda d: d.cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(d.damaged)),
         r"exit 1: .*stored networks are damaged .*\.eqx.*rerun with --repair",
     ),
     (
         "read-only data directory (API)",
-        lambda d: run(
+        lambda d: d.run(
             sys.executable,
             "-c",
-            f"from paperlib.sweep import train; train(['sine'], 'tiny', {str(d['stored'])!r})",
-            read_only=d["stored"],
+            f"from paperlib.sweep import train; train(['sine'], 'tiny', {str(d.stored)!r})",
+            read_only=d.stored,
         ),
         r"StoreError: data directory .* cannot be written: Read-only file system",
     ),
     # the Python API: stored data
     (
         "data directory is a file (API)",
-        lambda d: train(["cdi"], "tiny", str(d["stored"] / "tiny" / "cdi" / "manifest.csv")),
+        lambda d: train(["cdi"], "tiny", str(d.stored / "tiny" / "cdi" / "manifest.csv")),
         r"cannot be written: Not a directory",
     ),
-    ("unknown task (API)", lambda d: train(["mnist"], "tiny", str(d["stored"])), r"task must be one of"),
-    ("unknown profile (API)", lambda d: train(["cdi"], "huge", str(d["stored"])), r"profile must be one of"),
+    ("unknown task (API)", lambda d: train(["mnist"], "tiny", str(d.stored)), r"task must be one of"),
+    ("unknown profile (API)", lambda d: train(["cdi"], "huge", str(d.stored)), r"profile must be one of"),
     (
         "truncated weights file",
-        lambda d: load_population(d["damaged"] / "tiny" / "cdi"),
+        lambda d: load_population(d.damaged / "tiny" / "cdi"),
         r"weights file .*\.eqx does not match its checksum",
     ),
-    ("no population there", lambda d: load_population(d["stored"] / "tiny" / "sine"), r"no population at .*sine"),
-    # configurations
+    ("no population there", lambda d: load_population(d.stored / "tiny" / "sine"), r"no population at .*sine"),
+    # the environment: one clear line, never a traceback, nothing half-written left or loaded
     (
-        "learning rate zero",
-        lambda d: Hyperparameters(learning_rate=0.0),
-        r"learning_rate must be a finite number in \(0",
-    ),
-    ("momentum above 1", lambda d: Hyperparameters(momentum=1.5), r"momentum must be .* got 1.5"),
-    ("infinite clip", lambda d: Hyperparameters(clip=float("inf")), r"clip must be a finite number"),
-    ("negative L2", lambda d: Hyperparameters(l2=-1e-4), r"l2 must be"),
-    (
-        "negative iteration count",
-        lambda d: TrainConfig(n_iterations=-5),
-        r"n_iterations must be an integer >= 1, got -5",
-    ),
-    ("unknown optimiser", lambda d: TrainConfig(optimizer="rmsprop"), r"optimizer must be one of \['sgd', 'adam'\]"),
-    ("negative retries", lambda d: TrainConfig(retries=-1), r"retries must be an integer >= 0"),
-    (
-        "negative divergence patience",
-        lambda d: TrainConfig(divergence_patience=-2),
-        r"divergence_patience must be an integer >= 0",
-    ),
-    ("zero search trials", lambda d: SearchSpace(n_trials=0), r"n_trials must be an integer >= 1"),
-    ("pulse probability above 1", lambda d: FlipFlop(p_pulse=1.5), r"p_pulse"),
-    ("zero time steps", lambda d: FlipFlop(n_time=0), r"n_time"),
-    ("negative dt", lambda d: SineWave(dt=-0.01), r"dt"),
-    ("frequency above Nyquist", lambda d: SineWave(f_max=80.0), r"Nyquist"),
-    ("NaN noise level", lambda d: ContextIntegration(noise_std=float("nan")), r"noise_std"),
-    ("negative fixed-point tolerance", lambda d: FixedPointOptions(tol_q=-1.0), r"tol_q"),
-    ("keep_q below tol_q", lambda d: FixedPointOptions(keep_q=1e-20), r"keep_q"),
-    # networks and training
-    (
-        "unknown architecture",
-        lambda d: make_cell("transformer", "tanh", 4, 2, jax.random.PRNGKey(0)),
-        r"architecture must be one of",
+        "unreachable Dask scheduler",
+        lambda d: d.cli(
+            "train",
+            "--task",
+            "cdi",
+            "--profile",
+            "tiny",
+            "--data",
+            str(d.stored),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--scheduler-timeout",
+            "2",
+        ),
+        r"exit 1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 2 s \(OSError\); is it running\?$",
     ),
     (
-        "unknown activation",
-        lambda d: make_cell("gru", "sigmoid", 4, 2, jax.random.PRNGKey(0)),
-        r"activation must be one of",
-    ),
-    ("negative unit count", lambda d: make_cell("gru", "tanh", -3, 2, jax.random.PRNGKey(0)), r"n_units"),
-    ("fractional input count", lambda d: make_cell("gru", "tanh", 4, 2.5, jax.random.PRNGKey(0)), r"n_inputs"),
-    ("unknown task name", lambda d: make_task("mnist"), r"task must be one of"),
-    ("empty batch", lambda d: FlipFlop().sample(jax.random.PRNGKey(0), 0), r"batch"),
-    (
-        "no seeds",
-        lambda d: train_population(FlipFlop(), "gru", "tanh", 8, [], OK, SHORT),
-        r"seeds must hold at least one seed",
+        "disk full while training",
+        lambda d: d.on_full_disk("train", "--task", "sine", "--profile", "tiny"),
+        r"exit 1: .*error: No space left on device \(.*/tiny/sine/.*\); "
+        r"nothing partly written was kept, rerun to resume$",
     ),
     (
-        "negative seed",
-        lambda d: train_population(FlipFlop(), "gru", "tanh", 8, [-1], OK, SHORT),
-        r"seeds must be integers",
+        "Ctrl-C while training",
+        lambda d: d.interrupted("train", "--task", "sine", "--profile", "tiny"),
+        r"exit 130: .*error: interrupted; finished work is kept, rerun the same command to resume$",
     ),
     (
-        "one setting for two seeds",
-        lambda d: train_population(FlipFlop(), "gru", "tanh", 8, [0, 1], [OK], SHORT),
-        r"hyperparameters must be one Hyperparameters or one per seed \(2\)",
+        "notebook kernel dies",
+        lambda d: execute_notebooks(d.notebooks / "out", {"profile": "tiny"}, ("dies",), notebooks_dir=d.notebooks),
+        r"notebook dies\.ipynb: its kernel died \(out of memory, or killed\); rerun to try again",
     ),
-    # analyses
-    (
-        "mismatched sample counts",
-        lambda d: svcca(np.ones((10, 3)), np.ones((9, 3))),
-        r"same number of samples.*10 and 9",
-    ),
-    ("NaN activity", lambda d: cka(np.full((10, 3), np.nan), np.ones((10, 3))), r"X contains NaN"),
-    ("empty arrays", lambda d: svcca(np.zeros((0, 3)), np.zeros((0, 3))), r"at least 2 samples"),
-    ("a vector, not a matrix", lambda d: cka(np.ones(10), np.ones(10)), r"samples × features\) matrix"),
-    ("unknown kernel", lambda d: cka(np.eye(5), np.eye(5), kernel="poly"), r"kernel must be one of"),
-    ("variance above 1", lambda d: svcca(np.eye(5), np.eye(5), variance=1.5), r"variance must be in \(0, 1\]"),
-    ("constant activity", lambda d: svcca(np.ones((6, 2)), np.eye(6)), r"constant"),
-    ("one representation", lambda d: pairwise([np.eye(5)], "svcca"), r"at least 2 representations"),
-    (
-        "representations of different lengths",
-        lambda d: pairwise([np.eye(5), np.eye(4)], "cka"),
-        r"same number of samples",
-    ),
-    ("unknown metric", lambda d: pairwise([np.eye(5), np.eye(5)], "rsa"), r"metric must be one of"),
-    ("NaN initial states", lambda d: find_fixed_points(bistable, jnp.zeros(3), np.full((4, 3), np.nan)), r"NaN"),
-    ("initial states of the wrong rank", lambda d: find_fixed_points(bistable, jnp.zeros(3), np.zeros(3)), r"n_states"),
-    (
-        "step that changes the state size",
-        lambda d: find_fixed_points(lambda h, x: h[:2], jnp.zeros(3), np.zeros((4, 3))),
-        r"same shape",
-    ),
-    ("zero time step", lambda d: oscillation_frequency([1j], 0.0), r"dt"),
-    ("asymmetric distances", lambda d: mds(np.triu(np.ones((4, 4)), 1), method="classical"), r"symmetric"),
-    ("one label short", lambda d: silhouette(np.zeros((4, 4)), ["a", "b", "a"]), r"one label per row"),
-    (
-        "zero permutations",
-        lambda d: cluster_test(1 - np.eye(4), ["a", "a", "b", "b"], n_permutations=0),
-        r"n_permutations",
-    ),
-    ("a single label", lambda d: cluster_test(1 - np.eye(4), ["a"] * 4), r"two distinct"),
-    (
-        "negative trial length for slow points",
-        lambda d: slow_points(bistable, jnp.zeros(3), np.ones((4, 3)), trial_steps=-5, state_scale=1.0),
-        r"trial_steps",
-    ),
-    (
-        "zero state scale",
-        lambda d: slow_points(bistable, jnp.zeros(3), np.ones((4, 3)), trial_steps=10, state_scale=0.0),
-        r"state_scale",
-    ),
-    (
-        "trajectory of the wrong width",
-        lambda d: oscillatory_mode(np.array([1j, -1j]), np.eye(2), np.ones((5, 3)), 0.01),
-        r"trajectory",
-    ),
-    ("negative second-round seeds", lambda d: FixedPointOptions(n_between=-1), r"n_between"),
 ]
 
 
@@ -246,22 +274,128 @@ def tree_digest(path: Path) -> dict[str, str]:
     }
 
 
+def finished(result: subprocess.CompletedProcess, cli: bool = True) -> None:
+    """Raise ``CommandFailed`` for a non-zero exit; the command line's must end in one ``error:`` line."""
+    if result.returncode == 0:
+        return
+    stderr = result.stderr.strip()
+    if not cli:
+        raise CommandFailed(f"exit {result.returncode}: {stderr}")
+    assert "Traceback" not in stderr, stderr
+    last = stderr.splitlines()[-1] if stderr else ""
+    assert last.startswith(("error:", "usage:")) or "error:" in last, f"the last line is not the error: {last!r}"
+    raise CommandFailed(f"exit {result.returncode}: {stderr}")
+
+
+# Inside a mount namespace: a tmpfs with room for a copy of the stored population and 12 KiB more,
+# the command run there, then a report of what is left: the stored files' digests, temporaries,
+# and whether every manifest row still matches its weights file.
+FULL_DISK = textwrap.dedent("""
+    import json, shutil, subprocess, sys
+    from pathlib import Path
+    stored, mount, *command = sys.argv[1:]
+    used = sum(4 * -(-p.stat().st_size // 4096) for p in Path(stored).rglob("*") if p.is_file())
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + 12}k", "tmpfs", mount], check=True)
+    shutil.copytree(stored, mount, dirs_exist_ok=True)
+    command = [sys.executable, "-m", "paperlib", *command, "--data", mount]
+    result = subprocess.run(command, capture_output=True, text=True)
+    from paperlib.store import TaskStore
+    stores = [TaskStore(mount, "tiny", t) for t in ("cdi", "sine")]
+    print(json.dumps({
+        "returncode": result.returncode, "stderr": result.stderr,
+        "digest": {str(p.relative_to(mount)): p.read_bytes().hex() for p in sorted(Path(mount).rglob("*"))
+                   if p.is_file() and "tiny/cdi" in str(p)},
+        "temporaries": [str(p) for p in Path(mount).rglob("*.tmp")],
+        "damaged": [r["network"] for s in stores for r in s.damaged()],
+    }))
+""")
+
+
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """A stored tiny CDI population, and a copy of it with one truncated weights file."""
-    stored = tmp_path_factory.mktemp("stored")
-    train(["cdi"], "tiny", str(stored), progress=False)
+def d(stored_cdi, root, tmp_path_factory):
+    """The stored population, a damaged copy, and the runners the ``DATA`` table calls."""
     damaged = tmp_path_factory.mktemp("damaged")
-    shutil.copytree(stored, damaged, dirs_exist_ok=True)
+    shutil.copytree(stored_cdi, damaged, dirs_exist_ok=True)
     store = TaskStore(damaged, "tiny", "cdi")
     victim = store.weights_path(store.rows()[3])
     victim.write_bytes(victim.read_bytes()[:50])
-    return {"stored": stored, "damaged": damaged}
+    notebooks = tmp_path_factory.mktemp("notebooks")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "tiny"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import os\n\nos._exit(1)  # the kernel dies, as it would out of memory"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebooks / "dies.ipynb")
+
+    def run(*command: str, read_only: Path | None = None, cli: bool = False) -> None:
+        """Run a command from the project root; with ``read_only``, inside a mount namespace where
+        that directory is a read-only bind mount (a real read-only file system, even for root)."""
+        command = list(command)
+        if read_only is not None:
+            remount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+            command = ["unshare", "-rm", "sh", "-c", remount, str(read_only), *command]
+        finished(subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=120), cli)
+
+    def cli(*args: str, read_only: Path | None = None) -> None:
+        run(sys.executable, "-m", "paperlib", *args, read_only=read_only, cli=True)
+
+    def on_full_disk(*args: str) -> None:
+        """The command on a copy of the stored population in a file system that fills up."""
+        mount = tmp_path_factory.mktemp("full")
+        command = ["unshare", "-rm", sys.executable, "-c", FULL_DISK, str(stored_cdi), str(mount), *args]
+        report = json.loads(subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300).stdout)
+        before = {
+            str(p.relative_to(stored_cdi)): p.read_bytes().hex()
+            for p in sorted(stored_cdi.rglob("*"))
+            if p.is_file() and p.name != ".lock"
+        }
+        assert report["digest"] == before, "the stored population changed"
+        assert report["temporaries"] == [] and report["damaged"] == [], report
+        finished(subprocess.CompletedProcess(args, report["returncode"], "", report["stderr"]))
+
+    def interrupted(*args: str) -> None:
+        """The command on a copy of the stored population, Ctrl-C'd after its first finished
+        networks; the same command then resumes, training only what is missing."""
+        data = tmp_path_factory.mktemp("interrupted")
+        shutil.copytree(stored_cdi, data, dirs_exist_ok=True)
+        command = [sys.executable, "-m", "paperlib", *args, "--data", str(data)]
+        proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sine = TaskStore(data, "tiny", "sine")
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and len(sine.finished()) < 2:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+        kept = {r["network"]: r["sha256"] for r in sine.rows()}
+        assert kept and not list(data.rglob("*.tmp")) and sine.damaged() == []
+        assert tree_digest(data / "tiny" / "cdi") == tree_digest(stored_cdi / "tiny" / "cdi")
+        resumed = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
+        assert f"{len(kept)} already stored" in resumed.stdout, resumed.stderr
+        assert all({r["network"]: r["sha256"] for r in sine.rows()}[n] == h for n, h in kept.items())
+        finished(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
+
+    return types.SimpleNamespace(
+        stored=stored_cdi,
+        damaged=damaged,
+        notebooks=notebooks,
+        run=run,
+        cli=cli,
+        on_full_disk=on_full_disk,
+        interrupted=interrupted,
+    )
 
 
-@pytest.mark.parametrize("problem, call, message", CASES, ids=[name for name, _, _ in CASES])
-def test_bad_input_is_named_and_changes_nothing(data, problem, call, message):
-    before = {k: tree_digest(v) for k, v in data.items()}
-    with pytest.raises((ValueError, StoreError, CommandFailed), match="(?s)" + message):
-        call(data)
-    assert {k: tree_digest(v) for k, v in data.items()} == before, f"{problem}: stored data changed"
+@pytest.mark.parametrize("problem, call, message", CONFIGURATION, ids=[name for name, _, _ in CONFIGURATION])
+def test_a_bad_configuration_is_named(problem, call, message):
+    with pytest.raises(ValueError, match="(?s)" + message):
+        call()
+
+
+@pytest.mark.parametrize("problem, call, message", DATA, ids=[name for name, _, _ in DATA])
+def test_bad_input_and_a_failing_environment_are_named_and_change_nothing(d, problem, call, message):
+    before = {"stored": tree_digest(d.stored), "damaged": tree_digest(d.damaged)}
+    with pytest.raises((ValueError, StoreError, NotebookError, CommandFailed), match="(?s)" + message):
+        call(d)
+    after = {"stored": tree_digest(d.stored), "damaged": tree_digest(d.damaged)}
+    assert after == before, f"{problem}: stored data changed"

@@ -2,24 +2,17 @@
 
 import re
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from paperlib.book import BOOK_DIR, NOTEBOOKS, NotebookError, build_book, execute_notebooks
 
-DATA = BOOK_DIR.parent / "data"  # shared with nbval: the tiny population is trained once
 
-
-def test_the_whole_book_builds_at_tiny_scale(tmp_path):
-    from paperlib.profiles import TASK_NAMES
-    from paperlib.sweep import train
-
-    train(TASK_NAMES, "tiny", str(DATA), progress=False)
+def test_the_whole_book_builds_at_tiny_scale(tmp_path, tiny_data):
     book = tmp_path / "book"
     shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "generated"))
-    index = build_book("tiny", DATA, book)
+    index = build_book("tiny", tiny_data, book)
     html = index.parent
     assert index.is_file()
     tasks = (html / "generated" / "tasks.html").read_text()
@@ -49,7 +42,7 @@ def test_the_whole_book_builds_at_tiny_scale(tmp_path):
     assert "Measured here" in performance and "glue:text" not in performance
     for page in html.glob("generated/*.html"):  # papermill's parameters carry no path of the build machine
         text = page.read_text()
-        assert str(DATA.resolve()) not in text and str(tmp_path) not in text, page.name
+        assert str(tiny_data.resolve()) not in text and str(tmp_path) not in text, page.name
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', tasks)
     assert len(images) >= 3 and all((html / "generated" / src).resolve().is_file() for src in images)
     # MathJax is served from the site itself, never from a CDN
@@ -69,8 +62,8 @@ def test_a_failing_notebook_is_named_with_its_error(tmp_path):
         execute_notebooks(tmp_path / "out", {"profile": "tiny"}, ("broken",), notebooks_dir=tmp_path)
 
 
-def test_notebooks_have_a_parameters_cell():
-    for path in sorted(Path(BOOK_DIR.parent, "notebooks").glob("*.ipynb")):
+def test_notebooks_have_a_parameters_cell(root):
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
         first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         assert "parameters" in first_code.metadata.get("tags", []), path.name
         assert 'profile = "tiny"' in first_code.source, path.name

@@ -116,20 +116,28 @@ def test_a_map_without_fixed_points_reports_every_state_unconverged():
     assert "16 states are not points" in fps.summary()
 
 
-def test_indexing_save_load_and_summary(three_bits, tmp_path):
-    fps = three_bits
-    stable = fps[fps.stable]
+def test_indexing_selects_points(three_bits):
+    stable = three_bits[three_bits.stable]
     assert len(stable) == 8 and (stable.n_unstable == 0).all()
-    assert len(fps[:3]) == 3 and len(fps[5]) == 1
-    fps.save(tmp_path / "fps.npz")
+    assert len(three_bits[:3]) == 3 and len(three_bits[5]) == 1
+
+
+def test_save_then_load_gives_the_same_points(three_bits, tmp_path):
+    three_bits.save(tmp_path / "fps.npz")
     back = FixedPoints.load(tmp_path / "fps.npz")
     for name in ("states", "q", "eigenvalues", "left_eigenvectors", "n_unstable", "unconverged_q"):
-        np.testing.assert_array_equal(getattr(back, name), getattr(fps, name))
-    assert back.n_initial == fps.n_initial
-    assert "27 fixed points from 1500 initial states (8 with 0 unstable, 12 with 1 unstable" in fps.summary()
+        np.testing.assert_array_equal(getattr(back, name), getattr(three_bits, name))
+    assert back.n_initial == three_bits.n_initial
+
+
+def test_a_damaged_points_file_is_named(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a file")
     with pytest.raises(ValueError, match="bad.npz"):
         FixedPoints.load(tmp_path / "bad.npz")
+
+
+def test_summary_counts_points_by_stability(three_bits):
+    assert "27 fixed points from 1500 initial states (8 with 0 unstable, 12 with 1 unstable" in three_bits.summary()
 
 
 def test_transition_graph_of_bistable_units(three_bits):

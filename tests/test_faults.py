@@ -5,38 +5,28 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from paperlib.fixed_points import find_fixed_points, initial_states
-from paperlib.profiles import PROFILES
 from paperlib.store import TaskStore, exclusive, load_population
 from paperlib.sweep import train
 
-ROOT = Path(__file__).resolve().parent.parent
-MINI = dataclasses.replace(PROFILES["tiny"], name="mini", architectures=("gru",), activations=("tanh",))
 
-
-def test_a_second_training_command_is_refused_while_the_first_holds_the_lock(tmp_path):
+def test_a_second_training_command_is_refused_while_the_first_holds_the_lock(tmp_path, cli):
     with exclusive(tmp_path, "tiny"):
-        result = subprocess.run(
-            [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-        )
+        result = cli("train", "--task", "cdi", "--profile", "tiny", "--data", tmp_path, timeout=120)
     assert result.returncode == 1
     assert "is being written by process" in result.stderr and "one training command per data directory" in result.stderr
     assert not (tmp_path / "tiny" / "cdi").exists(), "the refused command wrote nothing"
 
 
-def test_the_same_command_twice_gives_identical_weights_and_fixed_points(tmp_path):
+def test_the_same_command_twice_gives_identical_weights_and_fixed_points(tmp_path, mini):
+    gru = dataclasses.replace(mini, architectures=("gru",))
     for run in ("a", "b"):
-        train(["cdi"], MINI, str(tmp_path / run), progress=False)
+        train(["cdi"], gru, str(tmp_path / run), progress=False)
     a, b = (TaskStore(tmp_path / run, "mini", "cdi") for run in ("a", "b"))
     assert [r["sha256"] for r in a.rows()] == [r["sha256"] for r in b.rows()]
     for row in a.rows():
@@ -77,7 +67,6 @@ def crashing_run(data, *crash):
         [sys.executable, "-c", CRASHING_RUN, str(data), *map(str, crash)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
         timeout=300,
     )
 

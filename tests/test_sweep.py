@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,14 +15,7 @@ from paperlib.profiles import PROFILES, SearchSpace, WorkUnit, get_profile
 from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
 from paperlib.sweep import TaskSummary, best_trial, train
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = PROFILES["tiny"]
-# two CDI units, for tests that train in-process and on Dask
-MINI = dataclasses.replace(TINY, name="mini", architectures=("vanilla", "gru"), activations=("tanh",))
-
-
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "paperlib", *args], capture_output=True, text=True, cwd=ROOT, **kwargs)
 
 
 def files_state(store):
@@ -82,8 +74,8 @@ def test_small_profile_keeps_every_group():
         assert all(len(u.seeds) >= 4 for u in small.work_units(task))
 
 
-def test_search_then_train_stores_a_loadable_population(tmp_path):
-    mini = dataclasses.replace(MINI, architectures=("vanilla",))
+def test_search_then_train_stores_a_loadable_population(tmp_path, mini):
+    mini = dataclasses.replace(mini, architectures=("vanilla",))
     summary = train(["flipflop"], mini, str(tmp_path), progress=False)
     assert summary["flipflop"].trained == 2
     store = TaskStore(tmp_path, "mini", "flipflop")
@@ -96,10 +88,10 @@ def test_search_then_train_stores_a_loadable_population(tmp_path):
     assert set(rows[0]) == set(COLUMNS)
 
 
-def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
+def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path, root, cli):
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)],
-        cwd=ROOT,
+        cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -125,7 +117,7 @@ def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path):
     assert len(models) == 16
 
 
-def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_path):
+def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_path, mini):
     from paperlib.config import Hyperparameters
     from paperlib.profiles import Stage
 
@@ -139,7 +131,7 @@ def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_pa
             dataclasses.replace(plan, stages=plan.stages + (gentle,), settings=plan.settings + (("gru", blow_up),)),
         ),
     )
-    summary = train(["cdi"], dataclasses.replace(MINI, plans=plans), str(tmp_path), progress=False)
+    summary = train(["cdi"], dataclasses.replace(mini, plans=plans), str(tmp_path), progress=False)
     assert summary["cdi"] == TaskSummary(stored=0, trained=4, diverged=2)
     store = TaskStore(tmp_path, "mini", "cdi")
     for row in store.rows():
@@ -153,12 +145,12 @@ def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_pa
     assert [r["architecture"] for r in rows] == ["vanilla", "vanilla"], "diverged networks are not analysed"
 
 
-def test_dask_local_cluster_gives_the_same_networks(tmp_path):
+def test_dask_local_cluster_gives_the_same_networks(tmp_path, mini):
     from dask.distributed import Client, LocalCluster
 
-    train(["cdi"], MINI, str(tmp_path / "local"), progress=False)
+    train(["cdi"], mini, str(tmp_path / "local"), progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
-        train(["cdi"], MINI, str(tmp_path / "dask"), client=client, progress=False)
+        train(["cdi"], mini, str(tmp_path / "dask"), client=client, progress=False)
     local, dask = (TaskStore(tmp_path / k, "mini", "cdi") for k in ("local", "dask"))
     key = lambda r: r["network"]  # noqa: E731
     assert sorted(local.rows(), key=key) == sorted(dask.rows(), key=key)
@@ -166,8 +158,8 @@ def test_dask_local_cluster_gives_the_same_networks(tmp_path):
         assert local.weights_path(row).read_bytes() == dask.weights_path(row).read_bytes()
 
 
-def test_damaged_files_are_named_and_repaired(tmp_path):
-    train(["cdi"], MINI, str(tmp_path), progress=False)
+def test_damaged_files_are_named_and_repaired(tmp_path, mini):
+    train(["cdi"], mini, str(tmp_path), progress=False)
     store = TaskStore(tmp_path, "mini", "cdi")
     rows = store.rows()
     victim = store.weights_path(rows[0])
@@ -176,8 +168,8 @@ def test_damaged_files_are_named_and_repaired(tmp_path):
     with pytest.raises(StoreError, match=victim.name):
         load_population(store.path)
     with pytest.raises(StoreError, match="--repair"):
-        train(["cdi"], MINI, str(tmp_path), progress=False)
-    summary = train(["cdi"], MINI, str(tmp_path), repair=True, progress=False)
+        train(["cdi"], mini, str(tmp_path), progress=False)
+    summary = train(["cdi"], mini, str(tmp_path), repair=True, progress=False)
     assert summary["cdi"].trained == 2  # the damaged network's unit: its two seeds
     assert len(load_population(store.path, status=None)[0]) == 4
     others = [
@@ -189,8 +181,8 @@ def test_damaged_files_are_named_and_repaired(tmp_path):
         load_population(store.path)
 
 
-def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_path):
-    train(["cdi"], MINI, str(tmp_path), progress=False)
+def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_path, mini):
+    train(["cdi"], mini, str(tmp_path), progress=False)
     store = TaskStore(tmp_path, "mini", "cdi")
     rows = store.rows()
     lines = store.manifest_path.read_text().splitlines()
@@ -201,7 +193,7 @@ def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_
     assert store.rows() == [{**r, "failure": "", "retries": 0} for r in rows]
     assert len(load_population(store.path)[0]) == len(rows)
     # a rerun finds every network there: nothing is retrained
-    assert train(["cdi"], MINI, str(tmp_path), progress=False)["cdi"].trained == 0
+    assert train(["cdi"], mini, str(tmp_path), progress=False)["cdi"].trained == 0
     # any other difference in the columns is still damage
     store.manifest_path.write_text(old.replace("validation_loss", "val_loss", 1))
     with pytest.raises(StoreError, match="manifest.csv is damaged"):
