@@ -12,13 +12,21 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 
-.PHONY: book test env lock bench clean
+.PHONY: book test lint env lock bench clean
 
 book: $(STAMP)
 	$(BIN)/python -m paperlib book --profile $(PROFILE)
 
+# Lint first (seconds), then the whole suite.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Fix what ruff can fix, in place.
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 env: $(STAMP)
 

@@ -1,10 +1,14 @@
 """paperlib: the library behind the executable reproduction of Maheswaranathan et al. (2019),
 "Universality and individuality in neural dynamics across large populations of recurrent networks".
 
-Importing it changes nothing in the environment or in JAX's configuration. The command line,
-the book's notebooks, the tests and the benchmarks call ``use_host_devices()`` first, which
-splits a CPU-only host into one single-threaded JAX device per core, so that the population
-trainer runs its networks on every core at once.
+- Importing it changes nothing in the environment or in JAX's configuration.
+- ``use_host_devices()``: one single-threaded JAX device per CPU core, so that the population
+  trainer runs its networks on every core at once; the command line, the notebooks, the tests
+  and the benchmarks call it first.
+- The floors, bottom up (each imports only from those below it; ``CONTRIBUTING.md``): cells,
+  tasks, rnn → similarity, embedding, fixed_points, linear, topology (usable on any network or
+  recording) → config, objective, train → profiles, store, sweep → analysis, figures, claims,
+  plots → book and the command line.
 """
 
 from __future__ import annotations

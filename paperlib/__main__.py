@@ -20,7 +20,6 @@ import paperlib
 from paperlib.profiles import PROFILES, TASK_NAMES
 
 
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m paperlib", description="Train, analyse and publish.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDR", help="run the work units on the Dask scheduler at ADDR")
     train.add_argument("--workers", type=int, default=None, help="workers of --dask local (default: 1 per 2 cores)")
     train.add_argument(
-        "--scheduler-timeout", type=float, default=10.0, metavar="S",
+        "--scheduler-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
         help="seconds to wait for the --scheduler before giving up (default: 10)",
     )
     train.add_argument("--repair", action="store_true", help="retrain networks whose stored files are damaged")

@@ -1,9 +1,10 @@
 """Execute the notebooks with papermill and build the jupyter-book site.
 
-Each ``notebooks/<name>.ipynb`` is executed with the profile and paths passed as papermill
-parameters and written to ``<book>/generated/<name>.ipynb``, which the book's table of contents
-lists; jupyter-book 1.x then builds the site in strict mode (``-W``: a warning fails the build)
-without re-executing anything. A notebook that raises stops the build with its name and error.
+- ``execute_notebooks``: each ``notebooks/<name>.ipynb`` with the profile and data directory as
+  papermill parameters, written to ``<book>/generated/<name>.ipynb`` (the table of contents
+  lists these); a notebook that raises, or whose kernel dies, stops the build naming it.
+- ``build_book``: then jupyter-book 1.x builds the site strictly (``-W``: a warning fails the
+  build) without executing anything again.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def execute_notebooks(
                 raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
             except DeadKernelError:
                 raise NotebookError(
-                    f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to try again (trained networks and cached analyses are kept)"
+                    f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to try again "
+                    "(trained networks and cached analyses are kept)"
                 ) from None
             written.append(target)
     return written

@@ -1,20 +1,13 @@
 """The four recurrent cells of the paper (SPEC.md §1) as Equinox modules.
 
-Every cell maps one state vector and one input vector to the next state,
-``cell(h, x) -> h'``, so it can be handed to the analyses as a plain
-``step(h, x) -> h'``. Batches are handled with ``jax.vmap``.
-
-Each cell stores its weights stacked by block, in the order given in its
-docstring: ``W`` (recurrent, ``blocks * n_units × n_units``), ``B`` (input,
-``blocks * n_units × n_inputs``) and ``b`` (bias, ``blocks * n_units``). One
-matrix product per step serves all gates, which is what makes small cells fast
-on a CPU; ``block(name)`` returns one block's ``(W, B, b)`` for readers who want
-the SPEC's per-gate names.
-
-Initialisation (documented choice, measured to train all three tasks; see
-``shared/notes/training-measurements.md``): recurrent weights
-``N(0, (g / sqrt(n_units))²)`` with gain ``g = 0.9``, input weights
-``N(0, 1 / n_inputs)``, biases 0 except the LSTM forget gate (+1).
+- Every cell maps one state and one input to the next state, ``cell(h, x) -> h'``: a plain
+  ``step`` the analyses take; batches go through ``jax.vmap``.
+- Weights are stacked by block in the order each cell's docstring gives: ``W`` (recurrent,
+  ``blocks · n × n``), ``B`` (input, ``blocks · n × m``), ``b`` (bias): one matrix product per
+  step serves all gates; ``block(name)`` returns one block's ``(W, B, b)``.
+- Initialisation (documented choice, measured to train all three tasks; see
+  ``shared/notes/training-measurements.md``): recurrent ``N(0, (0.9 / √n)²)``, input
+  ``N(0, 1 / m)``, biases 0 except the LSTM forget gate (+1).
 """
 
 from __future__ import annotations

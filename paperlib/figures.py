@@ -1,5 +1,4 @@
-"""The analyses behind the figures and the claims, one function per figure, each returning a
-small frozen dataclass (the notebooks plot them, ``claims`` judges them).
+"""The analyses behind the figures and the claims: one function per figure, each returning a frozen dataclass.
 
 - ``flipflop_topology`` (Fig. 1e–f, C4, C5): fixed points at the slow-point rules, transition
   graphs, corner memories, topology distances.
@@ -9,9 +8,7 @@ small frozen dataclass (the notebooks plot them, ``claims`` judges them).
   near 1, line graphs, sorted spectra, the integration carried by the top modes.
 - ``trained_vs_untrained`` (Fig. 4, C8): SVCCA among trained and untrained Vanilla networks.
 - ``svcca_sensitivity`` (C2): SVCCA distances at other truncations and each network's kept width.
-
-Heavy parts (fixed points, graphs, distance matrices) are cached by ``paperlib.analysis``; the
-derived arrays here are cached the same way, keyed by the networks' weights.
+- The notebooks plot these, ``claims`` judges them; everything is cached as in ``paperlib.analysis``.
 """
 
 from __future__ import annotations

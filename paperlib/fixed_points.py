@@ -1,37 +1,11 @@
 """Fixed points of any recurrent map ``step(h, x) -> h'`` with the input held at ``x*``.
 
-``find_fixed_points`` minimises ``q(h) = ½‖step(h, x*) − h‖²`` from many initial states at once.
-Each state takes damped Newton steps (Levenberg–Marquardt on the residual ``r = F(h) − h``
-with Jacobian ``A = ∂F/∂h − I``): ``(AᵀA + μ I) δ = −Aᵀr`` (symmetric positive definite,
-solved by Cholesky; a failed factorisation gives a NaN step, refused like any other), where every state has its own
-damping ``μ`` — divided by 3 after a step that lowers ``q``, doubled (and the step refused) after
-one that does not. This is Newton's method near a fixed point (quadratic convergence, to machine
-precision in a handful of iterations) and gradient descent far from one; it finds unstable
-fixed points (saddles) as readily as stable ones, and ends in local minima of ``q`` (slow
-points) where no fixed point is near. The search stops for a state when ``q < tol_q`` or when ``q``
-has stopped improving (a local minimum of ``q``: the state has *converged*), and for all of them
-together as soon as every state has stopped. A state still improving at ``max_iters`` has not
-converged (gated cells with saturated gates have plateaus on which every state is slow and ``q``
-keeps falling): it is reported, never returned as a point.
-
-Saddles lie between the stable points, where trajectories rarely pass. With
-``FixedPointOptions.n_between > 0`` a second round is searched from states seeded between the
-stable points of the first (means of pairs, of fours and of all of them, plus small noise), and
-both rounds are merged. Searches and linearisations run in float64 by default (``x64``): float32
-rounding of a saturated gate puts eigenvalues at 1 ± 1e-7 and stops Newton short of ``tol_q``.
-Unstable dimensions are the eigenvalues with ``|λ| > 1 + stability_tol``.
-
-``slow_points`` samples an approximate line attractor instead, where Newton's method would
-collapse a leaky line to its one exact fixed point: see its docstring.
-
-Defaults, against fixed-point-finder (Golub & Sussillo 2018: Adam with an adaptive rate,
-``tol_q = 1e-12``, up to 5,000 iterations, ``tol_unique = 1e-3``, outliers beyond 10× the mean
-distance of the initial states from their centroid): the same ``tol_q``, ``tol_unique`` and
-outlier rule, so the two report the same points; Newton steps instead of Adam because they
-converge in tens rather than thousands of iterations, and the Jacobians they need are the
-ones the analysis uses anyway. States are kept as fixed points when ``q < keep_q`` (default
-``1e-8``: slow points whose speed ``‖F(h) − h‖`` is below ~1.4e-4 count, as in the paper);
-states that end above it are reported (count and ``q``), never returned as fixed points.
+- ``find_fixed_points``: stable and unstable fixed points (and slow points) by damped Newton
+  steps on ``q(h) = ½‖step(h, x*) − h‖²`` from many initial states at once, in float64.
+- ``slow_points``: points sampled along an approximate line attractor, by letting the dynamics
+  settle until slow.
+- ``FixedPoints``: the points with their Jacobians, eigenvalues and eigenvectors.
+- ``initial_states``, ``state_scale``, ``slow_speed``: where searches start and SPEC §4's slow rule.
 """
 
 from __future__ import annotations
@@ -57,7 +31,30 @@ Step = Callable[[Array, Array], Array]
 
 @dataclasses.dataclass(frozen=True)
 class FixedPointOptions:
-    """Search settings (see the module docstring for how they compare with fixed-point-finder)."""
+    """Settings of ``find_fixed_points``.
+
+    **Arguments:**
+
+    - ``tol_q``: a state whose ``q`` falls below this has converged (fixed-point-finder's 1e-12).
+    - ``keep_q``: states that end with ``q`` above this are reported (count and ``q``), never
+      returned (default 1e-8: slow points of speed ``‖F(h) − h‖`` below ~1.4e-4 count, as in the paper).
+    - ``max_iters``, ``patience``: at most this many Newton iterations; a state whose ``q`` has not
+      improved for ``patience`` of them has converged to a local minimum of ``q``.
+    - ``tol_unique``: points closer than this are one point (fixed-point-finder's 1e-3).
+    - ``outlier_scale``: points farther from the initial states' centroid than this × their mean
+      distance from it are dropped (fixed-point-finder's rule).
+    - ``initial_damping``: the Levenberg–Marquardt damping every state starts with.
+    - ``stability_tol``: an eigenvalue with ``|λ| > 1 + stability_tol`` is an unstable dimension.
+    - ``n_between``, ``between_noise``: a second round of searches from this many states seeded
+      between the first round's stable points (means of pairs, fours and all), plus this much
+      noise relative to the initial states' spread: saddles lie there, where trajectories rarely pass.
+    - ``x64``: search and linearise in float64 (float32 rounding of a saturated gate puts
+      eigenvalues at 1 ± 1e-7 and stops Newton short of ``tol_q``).
+
+    Against fixed-point-finder (Golub & Sussillo 2018: Adam, up to 5,000 iterations): the same
+    ``tol_q``, ``tol_unique`` and outlier rule, so the two report the same points; Newton steps
+    converge in tens rather than thousands of iterations and give the Jacobians the analyses use.
+    """
 
     tol_q: float = 1e-12
     keep_q: float = 1e-8
@@ -393,11 +390,34 @@ def find_fixed_points(
 ) -> FixedPoints:
     """Fixed points of ``step`` at the static input ``x_star``, searched from ``initial_states``.
 
-    ``step`` is any JAX-traceable ``(h, x) -> h'`` (an Equinox module's method is traced as data,
-    so networks of one shape share one compiled search). It runs on ``device`` (default: the
-    first local one; linear solves, LAPACK calls, running at once on two host CPU devices were
-    seen to deadlock). With ``options.n_between`` a second round starts between the stable points
-    of the first (see the module docstring). Inputs are never modified.
+    **Arguments:**
+
+    - ``step``: any JAX-traceable ``(h, x) -> h'``, e.g. ``model.step`` of a ``paperlib.rnn.RNN``
+      (an Equinox module's method is traced as data: networks of one shape share one compiled search).
+    - ``x_star``: (m,) the input held fixed.
+    - ``initial_states``: (n, state) where the searches start (``initial_states(trajectories, n)``).
+    - ``options``: ``FixedPointOptions``.
+    - ``device``: where the search runs (default the first local device: LAPACK calls running at
+      once on two host CPU devices were seen to deadlock).
+
+    **Returns:** ``FixedPoints`` with K distinct converged points, their ``q``, Jacobians,
+    eigenvalues (sorted by |λ|) and eigenvectors; states that did not converge are counted, not returned.
+
+    How: each state takes damped Newton steps (Levenberg–Marquardt on ``r = F(h) − h`` with
+    Jacobian ``A = ∂F/∂h − I``): ``(AᵀA + μ I) δ = −Aᵀr``, solved by Cholesky, each state with its
+    own damping ``μ``, divided by 3 after a step that lowers ``q`` and doubled (the step refused)
+    after one that does not. Newton near a fixed point, gradient descent far from one: saddles are
+    found as readily as stable points, and local minima of ``q`` (slow points) where no fixed point
+    is near. A state still improving at ``max_iters`` has not converged (saturated gates make
+    plateaus where ``q`` keeps falling) and is never returned. Inputs are never modified.
+
+    ```python
+    import jax.numpy as jnp, numpy as np
+    from paperlib.fixed_points import FixedPointOptions, find_fixed_points
+    starts = np.random.default_rng(0).normal(size=(64, 3))  # three bistable units:
+    fps = find_fixed_points(lambda h, x: jnp.tanh(2 * h), jnp.zeros(1), starts, FixedPointOptions(n_between=64))
+    print(fps.summary())  # 27 fixed points: 8 stable, 12 / 6 / 1 with 1 / 2 / 3 unstable dimensions
+    ```
     """
     dtype, context = precision(options.x64)
     device = device or jax.local_devices()[0]
@@ -544,6 +564,17 @@ def slow_points(
     x64: bool = True,
 ) -> FixedPoints:
     """Slow points of ``step`` at ``x_star``, sampled where the dynamics slow down (a line attractor).
+
+    **Arguments:**
+
+    - ``step``, ``x_star``, ``initial_states``: as for ``find_fixed_points``.
+    - ``trial_steps``, ``state_scale``, ``fraction``: a state counts as slow once its speed is at
+      most ``fraction · state_scale / trial_steps`` (SPEC §4: it drifts at most ``fraction · r`` over a trial).
+    - ``spacing``: points closer than ``spacing · state_scale`` are merged.
+    - ``max_steps``: give up on a state after this many steps (default ``10 · trial_steps``).
+    - ``stability_tol``, ``x64``: as in ``FixedPointOptions``.
+
+    **Returns:** ``FixedPoints`` of the slow states, linearised; states never slow are counted.
 
     Each initial state follows the network's own autonomous dynamics ``h ← F(h, x*)`` and stops at
     the first state whose speed ``‖F(h) − h‖`` is at most ``slow_speed(trial_steps, state_scale,

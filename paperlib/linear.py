@@ -1,14 +1,10 @@
 """Linearised dynamics around a fixed point: ``δh_{t+1} = J δh_t + B δx_t``.
 
 - ``oscillatory_mode``: the complex pair whose eigenplane best aligns with the plane a recorded
-  oscillation spans (its top two principal components), with its frequency
-  ``|angle(λ)| / (2π dt)`` and modulus ``|λ|``: what the sine task's linearisation predicts for
-  the cued frequency and how fast the oscillation grows per step.
-- ``oscillation_frequency``: the frequency (Hz) of the complex pair of largest |λ|, which need
-  not be the pair that oscillates (kept for comparison; ``oscillatory_mode`` is the paper's).
-- ``mode_truncated_response``: the readout of the linear system ``n_steps`` after a unit pulse
-  on one input, keeping only the k modes of largest |λ| for every k (the CDI's Fig. 3f: how many
-  modes carry the integration). Modes are zeroed from smallest to largest |λ|.
+  oscillation spans, with its frequency ``|angle(λ)| / (2π dt)`` and modulus ``|λ|`` (the sine task).
+- ``oscillation_frequency``: the frequency of the pair of largest |λ| (kept for comparison).
+- ``mode_truncated_response``: the readout ``n_steps`` after a unit input pulse, keeping only the
+  k modes of largest |λ| for every k (the CDI's Fig. 3f).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The population scales (SPEC.md §7) and how each trains every task, in one place.
 
-A **profile** (``tiny``, ``small``, ``paper``) fixes the grid of SPEC.md §3 — architectures ×
-activations × units × L2 × seeds — and, per task, a ``TaskPlan``: a sequence of **stages** (one
-for the paper; a curriculum over T for the small profile's sine wave) and either fixed optimiser
-settings or a random **search**. ``WorkUnit`` is one configuration's networks, trained together.
-Every reduction of the small and tiny profiles is stated in its ``description``.
+- ``Profile`` (``tiny``, ``small``, ``paper``): the grid of SPEC.md §3 (architectures ×
+  activations × units × L2 × seeds) and a ``TaskPlan`` per task; every reduction of the small
+  and tiny profiles is stated in its ``description``.
+- ``TaskPlan``: the ``Stage``s a task trains through (one for the paper; a curriculum over T for
+  the small profile's sine wave) and fixed optimiser settings or a random ``SearchSpace``.
+- ``WorkUnit``: one configuration's networks, trained together and named by ``network_id``.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
-"""Representational similarity: SVCCA, CKA and the angular Procrustes shape metric.
+"""Representational similarity of (samples × features) matrices: SVCCA, CKA, angular Procrustes.
 
-Every representation is a (samples × features) matrix: the hidden states of one network on a
-task's probe inputs, or any recording. Two representations must share their samples (rows);
-their feature counts may differ.
-
-- ``svcca`` (Raghu et al. 2017): centre, keep the top principal components (``k`` of them, or as
-  many as explain ``variance`` of the variance), CCA between the two reduced bases; the
-  similarity is the mean canonical correlation.
-- ``cka`` (Kornblith et al. 2019): linear or RBF kernel (bandwidth ``sigma`` × the median
-  pairwise distance, the reference code's convention), optionally debiased (the unbiased HSIC
-  estimator, U-centred Gram matrices).
-- ``procrustes`` (Williams et al. 2021, beyond the paper): the angle between the centred,
-  unit-norm representations after the best rotation, ``arccos ‖Xᵀ Y‖_*``; a metric.
-
-``pairwise`` computes a whole distance matrix: each representation is centred and decomposed
-once (``fit``, two at a time), networks are grouped by how many components they keep, and all
-pairs are compared in batched, compiled JAX blocks (N = 2,880 networks of 2,000 samples × 64
-units: about 45 s on 2 cores, see ``benchmarks/similarity.py``).
+- A representation is the hidden states of one network on a task's probe inputs, or any
+  recording; two must share their samples (rows), their feature counts may differ.
+- ``svcca``, ``cka``, ``procrustes``: one pair.
+- ``pairwise``: a whole distance matrix, each representation decomposed once (``fit``) and all
+  pairs compared in batched, compiled JAX blocks (2,880 networks of 2,000 × 64 in about 45 s on
+  2 cores: ``benchmarks/similarity.py``).
 """
 
 from __future__ import annotations
@@ -103,7 +92,24 @@ def canonical_correlations(X, Y, *, k: int | None = None, variance: float | None
 
 
 def svcca(X, Y, *, k: int | None = None, variance: float | None = 0.95) -> float:
-    """SVCCA similarity: the mean canonical correlation between the top principal subspaces."""
+    """SVCCA similarity (Raghu et al. 2017): the mean canonical correlation between the top
+    principal subspaces of X and Y.
+
+    **Arguments:**
+
+    - ``X``, ``Y``: (samples, features_x) and (samples, features_y) with the same samples.
+    - ``k``: keep the top ``k`` principal components of each; else
+    - ``variance``: keep as many as explain this fraction of each one's variance (default 95%).
+
+    **Returns:** the similarity in [0, 1] (1: the same subspace up to a linear map).
+
+    ```python
+    import numpy as np
+    from paperlib.similarity import svcca
+    X = np.random.default_rng(0).normal(size=(500, 20))
+    svcca(X, X @ np.random.default_rng(1).normal(size=(20, 30)), k=20)  # 1.0: a linear map of X
+    ```
+    """
     return float(np.mean(canonical_correlations(X, Y, k=k, variance=variance)))
 
 
@@ -132,7 +138,17 @@ def _centre_gram(K: np.ndarray, unbiased: bool) -> np.ndarray:
 
 
 def cka(X, Y, *, kernel: str = "linear", sigma: float | None = None, debiased: bool = False) -> float:
-    """Centred kernel alignment between X and Y (1 = identical up to rotation and scale)."""
+    """Centred kernel alignment (Kornblith et al. 2019) between X and Y.
+
+    **Arguments:**
+
+    - ``X``, ``Y``: (samples, features_x) and (samples, features_y) with the same samples.
+    - ``kernel``: ``"linear"`` or ``"rbf"`` (bandwidth ``sigma`` × the median pairwise distance,
+      the reference code's convention; default 1).
+    - ``debiased``: the unbiased HSIC estimator (U-centred Gram matrices).
+
+    **Returns:** the similarity, 1 for representations equal up to rotation and isotropic scale.
+    """
     if kernel not in ("linear", "rbf"):
         raise ValueError(f"kernel must be one of ['linear', 'rbf'], got {kernel!r}")
     if sigma is not None and (kernel == "linear" or not sigma > 0):
@@ -150,7 +166,15 @@ def cka(X, Y, *, kernel: str = "linear", sigma: float | None = None, debiased: b
 
 
 def procrustes(X, Y) -> float:
-    """Angular Procrustes distance (radians, in [0, π/2]) between centred, unit-norm X and Y."""
+    """Angular Procrustes distance (Williams et al. 2021; beyond the paper), a metric.
+
+    **Arguments:**
+
+    - ``X``, ``Y``: (samples, features_x) and (samples, features_y) with the same samples.
+
+    **Returns:** the angle ``arccos ‖Xᵀ Y‖_*`` in radians, in [0, π/2], between the centred,
+    unit-norm representations after the best rotation (0: equal up to rotation and scale).
+    """
     X, Y = _pair(X, Y)
     fx, fy = fit(X), fit(Y)
     return _procrustes_from_fits(fx, fy)
@@ -242,12 +266,26 @@ def pairwise(
     block: int = 32,
     progress: bool = True,
 ) -> Float[np.ndarray, "n n"]:
-    """Distances between every pair of representations: symmetric, zero diagonal.
+    """Distances between every pair of representations.
 
-    ``svcca`` and ``cka`` give 1 − similarity; ``procrustes`` gives the angle in radians. SVCCA,
-    linear CKA and Procrustes run batched in JAX from each representation's SVD, computed once,
-    ``block`` × ``block`` pairs per compiled call; RBF or debiased CKA fall back to one ``cka``
-    call per pair. Equal to the per-pair functions up to float32 rounding (~1e-6).
+    **Arguments:**
+
+    - ``reps``: N matrices (samples, features_i), all with the same samples.
+    - ``metric``: ``"svcca"`` or ``"cka"`` (1 − similarity), or ``"procrustes"`` (radians).
+    - ``k``, ``variance``: SVCCA's truncation; ``kernel``, ``sigma``, ``debiased``: CKA's options.
+    - ``block``: pairs compared per compiled call, ``block`` × ``block``.
+    - ``progress``: show a progress bar.
+
+    **Returns:** (N, N) symmetric distances with a zero diagonal, equal to the per-pair functions
+    up to float32 rounding (~1e-6). SVCCA, linear CKA and Procrustes run batched in JAX from each
+    representation's SVD, computed once; RBF or debiased CKA call ``cka`` once per pair.
+
+    ```python
+    import numpy as np
+    from paperlib.similarity import pairwise
+    reps = [np.random.default_rng(i).normal(size=(200, 16)) for i in range(4)]
+    D = pairwise(reps, "cka", progress=False)  # (4, 4)
+    ```
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")

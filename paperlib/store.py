@@ -1,13 +1,11 @@
-"""On-disk layout of trained populations.
+"""On-disk layout of trained populations, written so that a crash never leaves a partial file.
 
-``DIR/<profile>/<task>/`` holds ``manifest.csv`` (one row per network: its configuration,
-hyperparameters, losses, status ("ok" or "diverged", with the iteration and the reason: "nan"
-loss, "nonfinite-weights", loss "explosion" or "nan-validation"), how many times it was rolled
-back at half its learning rate (``TrainConfig.retries``), weights file and SHA-256) and ``weights/<network>.eqx`` (one
-``eqx.tree_serialise_leaves`` file per network). Every file is written to a temporary name in
-the same folder, flushed and renamed over the old one, so a crash never leaves a partial file
-under a real name; a weights file is written before the manifest row that names it, so a
-network is finished exactly when its row exists and its file matches the checksum.
+- ``DIR/<profile>/<task>/manifest.csv``: one row per network (configuration, hyperparameters,
+  losses, status "ok" or "diverged" with the iteration and reason, roll-backs, weights file and
+  SHA-256); ``weights/<network>.eqx``: its ``eqx.tree_serialise_leaves`` file.
+- Every file is written to a temporary name, flushed and renamed; a weights file before the row
+  naming it: a network is finished exactly when its row exists and its file matches the checksum.
+- ``population(data, profile, task)``: the usable networks of a task as a ``Population``.
 """
 
 from __future__ import annotations

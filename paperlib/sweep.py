@@ -1,11 +1,10 @@
 """Populations at every scale: hyperparameter search and resumable sweeps over a profile.
 
-The profiles themselves (the grid, stages, settings, search spaces) live in ``paperlib.profiles``.
-The sweep is cut into **work units**, one per (task, architecture, activation, units, L2) with
-all its seeds (or, for the search, all its trials) as members of one population. A unit's
-networks are stored together when it finishes; rerunning the same command skips every unit
-whose networks are all stored and intact, so an interrupted sweep (kill -9 included) resumes
-where it stopped. Units run in this process by default, or on a Dask cluster.
+- The sweep is cut into work units (``paperlib.profiles.WorkUnit``), one per configuration with
+  all its seeds (or, for the search, all its trials) as members of one population.
+- A unit's networks are stored together when it finishes; rerunning skips every unit already
+  stored and intact, so an interrupted sweep (Ctrl-C, kill -9) resumes where it stopped.
+- Units run in this process, or on a Dask cluster (``train(..., client=...)``).
 """
 
 from __future__ import annotations

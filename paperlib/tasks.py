@@ -76,7 +76,21 @@ class FlipFlop(Task):
     paper's authors does (fixed-point-finder's ``FlipFlopData``), so that every output is defined
     from the first step; later, each channel is 0 or a ±1 pulse (probability ``p_pulse`` per
     channel per step, sign equally likely). Output channel k holds the sign of the last pulse on
-    input k: never 0. Defaults are the paper's: 3 bits, 100 steps, pulse probability 0.05.
+    input k: never 0.
+
+    **Arguments** (the paper's defaults):
+
+    - ``n_bits``: input and output channels (3).
+    - ``n_time``: steps per trial (100).
+    - ``p_pulse``: probability of a pulse per channel per step after the first (0.05).
+
+    ``sample(key, batch)`` returns ``(inputs, targets)``, each (batch, n_time, n_bits).
+
+    ```python
+    import jax
+    from paperlib.tasks import FlipFlop
+    inputs, targets = FlipFlop().sample(jax.random.PRNGKey(0), 64)  # (64, 100, 3) each
+    ```
     """
 
     n_bits: int = 3
@@ -125,8 +139,15 @@ class SineWave(Task):
 
     One static input channel holds the cue ``x ∈ [0, 1]``; the target is ``sin(2π f t)`` with
     ``f = f_min + (f_max − f_min) x`` Hz and ``t = k dt`` for steps ``k = 0 … n_time − 1``.
-    Defaults: 1–5 Hz, dt = 0.01 s, 500 steps (5 s), 51 probe cues. ``train_cues = None`` draws
-    the cue uniformly from [0, 1]; an integer k draws it from k evenly spaced values instead.
+    **Arguments** (the paper's defaults):
+
+    - ``n_time``, ``dt``: 500 steps of 0.01 s (5 s).
+    - ``f_min``, ``f_max``: the cued frequencies, 1 to 5 Hz (below the Nyquist frequency).
+    - ``n_probe``: 51 evenly spaced probe cues.
+    - ``train_cues``: ``None`` draws the cue uniformly from [0, 1]; an integer k draws it from k
+      evenly spaced values instead.
+
+    ``sample(key, batch)`` returns ``(inputs, targets)``, (batch, n_time, 1) each.
     """
 
     n_time: int = 500
@@ -193,7 +214,15 @@ class ContextIntegration(Task):
     Inputs: two one-hot context channels, then two noise streams; stream k at each step is
     ``N(μ_k, noise_std²)`` with ``μ_k ~ U(−mean_range, mean_range)`` fixed per trial. The target
     is the running sum of the cued stream times ``target_scale`` (documented choice, 0.1, which
-    keeps the target O(1) over 30 steps). Defaults: 30 steps, unit noise, means in (−1, 1).
+    keeps the target O(1) over 30 steps).
+
+    **Arguments:**
+
+    - ``n_time``: steps per trial (30).
+    - ``noise_std``, ``mean_range``: each stream's noise and the range of its trial mean (1, 1).
+    - ``target_scale``: the target's factor on the running sum (0.1).
+
+    ``sample(key, batch)`` returns ``(inputs, targets)``, (batch, n_time, 4) and (batch, n_time, 1).
     """
 
     n_time: int = 30

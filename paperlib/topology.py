@@ -1,23 +1,12 @@
 """The topology of a network's fixed points, and distances between topologies.
 
-- ``transition_graph``: from every fixed point, start ``n_samples`` times a small random distance
-  away, run the autonomous dynamics until they settle at a stable point (or give up after
-  ``max_steps``, counted as unsettled), and record which point is reached: a (K × K) matrix of
-  transition probabilities (stable points only self-loop).
-- ``readout_order``: fixed points sorted lexicographically by their readout, so that graphs of
-  different networks can be compared entry by entry.
-- ``modal_count_mask``: the networks whose number of fixed points is the population's mode.
-- ``flipflop_memories``: which of a flip-flop network's stable points are the 8 corner memories
-  (every output near ±1) and which hold a 0 on some channel (the target before its first pulse).
-- ``graph_distance``: the paper's Euclidean distance between two graphs of equal size.
-- ``matched_graph_distance`` (beyond the paper, which must set aside networks with a different
-  number of fixed points): fixed points of the two networks are matched by readout with an
-  optimal assignment within each stability class; both graphs are padded with empty rows and columns for the unmatched
-  points and compared after reordering. It equals ``graph_distance`` when both networks have the
-  same points in the same readout order, and grows with every unmatched point (each adds its row
-  of probabilities, compared with an empty one).
-- ``line_attractor_graph``: the CDI's nearest-neighbour graph along a context's line attractor.
-- ``central_fixed_point``: for the sine task, the fixed point the cued oscillation circles.
+- ``transition_graph``: which fixed point a run settles at after a small kick from each one.
+- ``readout_order``: points sorted by readout, so that graphs of networks compare entry by entry.
+- ``graph_distance``, ``matched_graph_distance``: the paper's distance between two graphs, and one
+  that matches points by readout when the networks have different numbers of points.
+- ``flipflop_memories``, ``modal_count_mask``: what a flip-flop network's stable points hold, and
+  which networks have the population's most common number of points.
+- ``line_attractor_graph``, ``central_fixed_point``: the CDI's line graph and the sine's centre.
 """
 
 from __future__ import annotations
@@ -48,6 +37,19 @@ def transition_graph(
     x64: bool = True,
 ) -> Float[np.ndarray, "k k"]:
     """Probabilities of settling at fixed point j after starting ``radius`` away from fixed point i.
+
+    **Arguments:**
+
+    - ``step``: the map ``(h, x) -> h'`` whose points ``fps`` are (found at ``fps.x_star``).
+    - ``fps``: K points from ``find_fixed_points``.
+    - ``n_samples``: runs started from each point, each in a random direction.
+    - ``radius``, ``settle_distance``: how far from a point a run starts, and how near a stable
+      point it must come to have settled there (defaults below).
+    - ``max_steps``: a run that has not settled after this many steps is *unsettled*.
+    - ``seed``, ``x64``: the random directions; run in float64.
+
+    **Returns:** (K, K) matrix; row i holds the fractions of runs from point i that settled at
+    each point j (stable points only; ``1 − row sum`` is row i's unsettled fraction).
 
     Each start follows the autonomous dynamics until it comes within ``settle_distance`` of a
     stable point of ``fps`` (a run may pass near a saddle, but cannot stay there), or for at most
@@ -178,10 +180,14 @@ def graph_distance(a, b) -> float:
 
 
 def matched_graph_distance(graph_a, readout_a, graph_b, readout_b, unstable_a=None, unstable_b=None) -> float:
-    """Distance between topologies with possibly different numbers of fixed points (see module doc).
+    """Distance between topologies with possibly different numbers of fixed points (beyond the paper,
+    which must set aside networks whose numbers differ).
 
-    Points are matched by readout, and only to points of the same stability (number of unstable
-    dimensions) when ``unstable_a`` and ``unstable_b`` are given.
+    Points of the two networks are matched by readout with an optimal assignment, only to points
+    of the same stability (number of unstable dimensions) when ``unstable_a`` and ``unstable_b``
+    are given; both graphs are padded with empty rows and columns for the unmatched points and
+    compared after reordering. It equals ``graph_distance`` when both networks have the same
+    points in the same readout order, and grows with every unmatched point.
     """
     ga, gb = np.asarray(graph_a, np.float64), np.asarray(graph_b, np.float64)
     ra, rb = np.atleast_2d(np.asarray(readout_a, np.float64)), np.atleast_2d(np.asarray(readout_b, np.float64))

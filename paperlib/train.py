@@ -4,11 +4,9 @@
   and divergence flag (members never interact), trained ``steps_per_call`` iterations per call.
 - ``init_population``: the stacked initial networks and data keys, both derived from the seeds.
 - ``PopulationResult``: the trained networks and their training record.
-
-The objective and one member's update live in ``paperlib.objective``; the settings in
-``paperlib.config``. Here the members are stacked along a leading axis, ``lax.scan``-ed over
-iterations, and split over every local JAX device with ``shard_map`` (GPUs, or the host CPU
-devices ``paperlib.use_host_devices()`` creates, one per core).
+- Members are stacked along a leading axis, ``lax.scan``-ed over iterations and split over every
+  local JAX device with ``shard_map``; the objective and one member's update are in
+  ``paperlib.objective``, the settings in ``paperlib.config``.
 """
 
 from __future__ import annotations

@@ -67,3 +67,10 @@ def test_notebooks_have_a_parameters_cell(root):
         first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         assert "parameters" in first_code.metadata.get("tags", []), path.name
         assert 'profile = "tiny"' in first_code.source, path.name
+
+
+def test_notebooks_are_committed_without_outputs(root):
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs not stripped"
