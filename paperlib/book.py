@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import os
 import shutil
 import subprocess
@@ -41,7 +43,11 @@ class NotebookError(RuntimeError):
 def execute_notebooks(
     out_dir: Path, parameters: dict, names: tuple[str, ...] = NOTEBOOKS, notebooks_dir: Path = NOTEBOOKS_DIR
 ) -> list[Path]:
-    """Run each notebook with papermill (kernel cwd: the notebooks folder); return the executed paths."""
+    """Run each notebook with papermill (kernel cwd: the notebooks folder); return the executed paths.
+
+    A notebook that raises, or whose kernel dies, raises ``NotebookError`` naming it; Ctrl-C stops
+    its kernel and raises ``KeyboardInterrupt``. No kernel outlives the call.
+    """
     import papermill
     from nbclient.exceptions import DeadKernelError
 
@@ -54,14 +60,7 @@ def execute_notebooks(
             if not source.is_file():
                 raise NotebookError(f"notebook {source} does not exist")
             try:
-                papermill.execute_notebook(
-                    str(source),
-                    str(target),
-                    parameters=parameters,
-                    cwd=str(notebooks_dir),
-                    kernel_name="python3",
-                    progress_bar=False,
-                )
+                _execute(source, target, parameters, notebooks_dir)
             except papermill.PapermillExecutionError as err:
                 raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
             except DeadKernelError:
@@ -71,6 +70,46 @@ def execute_notebooks(
                 ) from None
             written.append(target)
     return written
+
+
+def _execute(source: Path, target: Path, parameters: dict, cwd: Path) -> None:
+    """papermill on one notebook, in a worker thread with a kernel this process stops.
+
+    In the main thread nbclient would take over SIGINT (it only shuts the kernel down, and the
+    build can go on); from a worker thread it cannot, so Ctrl-C raises ``KeyboardInterrupt``
+    here, which kills the kernel and waits for papermill to notice before passing it on.
+    """
+    import papermill
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    kernel = AsyncKernelManager(kernel_name="python3")
+    run = functools.partial(
+        papermill.execute_notebook,
+        str(source),
+        str(target),
+        parameters=parameters,
+        cwd=str(cwd),
+        kernel_name="python3",
+        progress_bar=False,
+        km=kernel,
+    )
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="papermill") as pool:
+        future = pool.submit(run)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=0.2)
+                except concurrent.futures.TimeoutError:
+                    continue
+        except KeyboardInterrupt:
+            if kernel.has_kernel and kernel.provisioner is not None:
+                kernel.provisioner.process.kill()
+            concurrent.futures.wait([future], timeout=60)
+            raise
+        finally:
+            if future.done() and kernel.has_kernel:
+                run_sync(kernel.shutdown_kernel)(now=True)
 
 
 @contextmanager

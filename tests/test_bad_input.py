@@ -258,6 +258,11 @@ DATA = [
         r"exit 130: .*error: interrupted; finished work is kept, rerun the same command to resume$",
     ),
     (
+        "Ctrl-C while building the book",
+        lambda d: d.interrupted_book(),
+        r"exit 130: .*error: interrupted; finished work is kept, rerun the same command to resume$",
+    ),
+    (
         "notebook kernel dies",
         lambda d: execute_notebooks(d.notebooks / "out", {"profile": "tiny"}, ("dies",), notebooks_dir=d.notebooks),
         r"notebook dies\.ipynb: its kernel died \(out of memory, or killed\); rerun to try again",
@@ -375,15 +380,39 @@ def d(stored_cdi, root, tmp_path_factory):
         assert all({r["network"]: r["sha256"] for r in sine.rows()}[n] == h for n, h in kept.items())
         finished(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
 
-    return types.SimpleNamespace(
-        stored=stored_cdi,
-        damaged=damaged,
-        notebooks=notebooks,
-        run=run,
-        cli=cli,
-        on_full_disk=on_full_disk,
-        interrupted=interrupted,
+    def interrupted_book() -> None:
+        """``book`` on the tiny populations, Ctrl-C'd once its first notebook is written: no kernel
+        outlives it, no temporary is left, and the stored networks are untouched."""
+        book = tmp_path_factory.mktemp("book") / "book"
+        shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns("_build", "generated"))
+        data = root / "data"
+        networks = {k: v for k, v in tree_digest(data / "tiny").items() if "/analysis/" not in k}
+        command = [
+            sys.executable,
+            "-m",
+            "paperlib",
+            "book",
+            "--profile",
+            "tiny",
+            "--data",
+            str(data),
+            "--book",
+            str(book),
+        ]
+        proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and not list(book.glob("generated/*.ipynb")):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert not list((data / "tiny").rglob("*.tmp"))
+        assert {k: v for k, v in tree_digest(data / "tiny").items() if "/analysis/" not in k} == networks
+        finished(subprocess.CompletedProcess(command, proc.returncode, stdout, stderr))
+
+    runners = dict(
+        run=run, cli=cli, on_full_disk=on_full_disk, interrupted=interrupted, interrupted_book=interrupted_book
     )
+    return types.SimpleNamespace(stored=stored_cdi, damaged=damaged, notebooks=notebooks, **runners)
 
 
 @pytest.mark.parametrize("problem, call, message", CONFIGURATION, ids=[name for name, _, _ in CONFIGURATION])
