@@ -2,7 +2,8 @@
 
 - The suite runs with one single-threaded JAX device per core, as the command line sets up.
 - ``tiny_data`` is ``data/``, the notebooks' default: trained once per checkout, shared with nbval.
-- ``stored_cdi`` is a private copy of the tiny CDI population, for tests that damage or lock it.
+- ``stored_cdi`` is a private copy of the tiny CDI population, for tests that damage or lock it;
+  ``unfinished_cdi`` a copy of it with three work units left to train.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 import paperlib
 from paperlib.profiles import PROFILES, TASK_NAMES, Profile
+from paperlib.store import COLUMNS, TaskStore, write_table
 from paperlib.sweep import train
 
 paperlib.use_host_devices()
@@ -62,3 +64,13 @@ def stored_cdi(tmp_path_factory, tiny_data) -> Path:
     path = tmp_path_factory.mktemp("stored")
     shutil.copytree(tiny_data / "tiny" / "cdi", path / "tiny" / "cdi", ignore=shutil.ignore_patterns("analysis"))
     return path
+
+
+@pytest.fixture
+def unfinished_cdi(stored_cdi, tmp_path) -> Path:
+    """A copy of ``stored_cdi`` whose last three work units are unfinished (their rows removed from
+    the manifest): ``train --task cdi --profile tiny`` there has 6 of its 16 networks to train."""
+    shutil.copytree(stored_cdi, tmp_path, dirs_exist_ok=True)
+    store = TaskStore(tmp_path, "tiny", "cdi")
+    write_table(store.manifest_path, COLUMNS, store.rows()[:-6])
+    return tmp_path

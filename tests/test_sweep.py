@@ -88,25 +88,22 @@ def test_search_then_train_stores_a_loadable_population(tmp_path, mini):
     assert set(rows[0]) == set(COLUMNS)
 
 
-def test_resume_after_kill_minus_nine_does_only_the_missing_work(tmp_path, root, cli):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    store = TaskStore(tmp_path, "tiny", "cdi")
+def test_resume_after_kill_minus_nine_does_only_the_missing_work(unfinished_cdi, root, cli):
+    data = unfinished_cdi
+    command = [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(data)]
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = TaskStore(data, "tiny", "cdi")
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if store.manifest_path.exists() and len(read_table(store.manifest_path, COLUMNS)) >= 4:
+        if len(read_table(store.manifest_path, COLUMNS)) >= 12:
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = files_state(store)
-    assert 4 <= len(before) < 16
-    result = cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path))
+    assert 12 <= len(before) < 16
+    result = cli("train", "--task", "cdi", "--profile", "tiny", "--data", data)
     assert result.returncode == 0, result.stderr
     assert f"{len(before)} already stored, {16 - len(before)} trained now" in result.stdout
     after = files_state(store)
