@@ -5,21 +5,19 @@
 - ``init_population``: the stacked initial networks and data keys, both derived from the seeds.
 - ``PopulationResult``: the trained networks and their training record.
 - Members are stacked along a leading axis, ``lax.scan``-ed over iterations and split over every
-  local JAX device with ``shard_map``; the objective and one member's update are in
+  local JAX device with ``pmap``; the objective and one member's update are in
   ``paperlib.objective``, the settings in ``paperlib.config``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, PRNGKeyArray
 from tqdm import tqdm
 
@@ -27,8 +25,6 @@ from paperlib.config import Hyperparameters, StepSettings, TrainConfig
 from paperlib.objective import FAILURES, HyperArrays, MemberState, make_optimizer, member_step
 from paperlib.rnn import RNN, make_rnn
 from paperlib.tasks import Task
-
-MEMBERS = "members"  # the mesh axis the population is split along
 
 __all__ = ["Hyperparameters", "TrainConfig", "PopulationResult", "init_population", "train_population"]
 
@@ -119,39 +115,29 @@ def _chunk(
     return jax.lax.map(lambda a: one_member(*a), (states, hps, keys))
 
 
-@eqx.filter_jit
-def _run_chunk(
-    static: RNN,
-    task: Task,
-    settings: StepSettings,
-    n_steps: int,
-    vectorise: bool,
-    mesh: Mesh,
-    states: MemberState,
-    hps: HyperArrays,
-    keys: PRNGKeyArray,
-    start,
-):
-    """``_chunk`` on every device of ``mesh`` at once, each on its share of the members.
+# One pmapped ``_chunk`` per tuple of devices (in practice one); jax.pmap then keeps one compiled
+# program per value of the static arguments (the network's non-array part, the task, the step
+# settings, ``n_steps``, ``vectorise``) and per array shape: a population of the same shape
+# trained again, or resumed, reuses it.
+_PROGRAMS: dict[tuple[jax.Device, ...], Callable] = {}
 
-    The compiled program is cached by Equinox's filtered JIT, keyed by the non-array arguments
-    (the network's non-array part, the task, the step settings, ``n_steps``, ``vectorise``, the
-    mesh) and the arrays' shapes: a population of the same shape trained again, or resumed,
-    reuses it.
 
-    ``shard_map`` over a mesh of the devices, where this trainer used ``pmap`` before: rechecked
-    here with the pinned JAX 0.10.2, 16 GRU-64 flip-flop networks on two single-threaded host
-    devices of a 2-core CPU trained at 1.6× the network-iterations per second of one device
-    under either (pmap 1.62×, shard_map 1.61×, same program, same run): both now run the two
-    devices at once, where an earlier JAX ran shard_map's partitions one after the other.
-    ``benchmarks/train_throughput.py`` reports the ratio over devices; rerun it when JAX changes.
+def _chunk_program(devices: tuple[jax.Device, ...]) -> Callable:
+    """``_chunk`` on every device at once, for a population laid out (devices, members, ...).
+
+    ``pmap`` rather than ``shard_map``, rechecked with the pinned JAX 0.10.2 on this 2-core CPU
+    (two single-threaded host devices, 16 GRU-64 flip-flop networks): both run the two devices
+    at once (1.62× and 1.61× the network-iterations per second of one device, same run; an
+    earlier JAX ran shard_map's partitions one after the other), but ``jit`` of ``shard_map``
+    compiles each program about 1 s slower (tiny CDI units: 2.4 s against 1.5 s), which the
+    test suite and a sweep of many small units pay for every configuration.
     """
-    spec = PartitionSpec(MEMBERS)
-    body = functools.partial(_chunk, static, task, settings, n_steps, vectorise)
-    sharded = jax.shard_map(
-        body, mesh=mesh, in_specs=(spec, spec, spec, PartitionSpec()), out_specs=(spec, spec), check_vma=False
-    )
-    return sharded(states, hps, keys, start)
+    if devices not in _PROGRAMS:
+        in_axes = (None, None, None, None, None, 0, 0, 0, None)
+        _PROGRAMS[devices] = jax.pmap(
+            _chunk, in_axes=in_axes, static_broadcasted_argnums=(0, 1, 2, 3, 4), devices=list(devices)
+        )
+    return _PROGRAMS[devices]
 
 
 def train_population(
@@ -214,46 +200,44 @@ def train_population(
     per_device = -(-len(seeds) // n_dev)
     n_pad = per_device * n_dev - len(seeds)
 
-    mesh = Mesh(np.array(devices), (MEMBERS,))
-    sharding = NamedSharding(mesh, PartitionSpec(MEMBERS))
-
-    def layout(a):  # pad with copies of member 0 to a multiple of the devices, split over them
+    def layout(a):  # pad with copies of member 0, then (devices, members, ...)
         a = jnp.concatenate([a, jnp.repeat(a[:1], n_pad, axis=0)]) if n_pad else a
-        return jax.device_put(a, sharding)
+        return a.reshape(n_dev, per_device, *a.shape[1:])
 
     decay_steps = config.decay_steps or config.n_iterations
     hp_arrays = jax.tree_util.tree_map(layout, HyperArrays.stack(hps, decay_steps))
     data_keys = layout(data_keys)
     params = jax.tree_util.tree_map(layout, params)
     init = lambda p, hp: make_optimizer(hp, config.optimizer).init(p)  # noqa: E731
-    opt_state = jax.vmap(init)(params, hp_arrays)
-    n_total = n_dev * per_device
-    states = MemberState.fresh(params, opt_state, (n_total,))
+    opt_state = jax.vmap(jax.vmap(init))(params, hp_arrays)
+    shape = (n_dev, per_device)
+    states = MemberState.fresh(params, opt_state, shape)
+    program = _chunk_program(devices)
 
-    losses, retries = [], np.zeros(n_total, int)
+    losses, retries = [], np.zeros(shape, int)
     desc = progress if isinstance(progress, str) else f"{task.name} {architecture}-{activation}"
     with tqdm(total=config.n_iterations, desc=desc, disable=not progress, unit="it", leave=False) as bar:
         done = 0
         while done < config.n_iterations:
             n_steps = min(config.steps_per_call, config.n_iterations - done)
             before = states
-            states, chunk = _run_chunk(
-                static, task, config.step, n_steps, vectorise, mesh, states, hp_arrays, data_keys, jnp.int32(done)
+            states, chunk = program(
+                static, task, config.step, n_steps, vectorise, states, hp_arrays, data_keys, jnp.int32(done)
             )
             if config.retries:
                 died = np.asarray(before.alive) & ~np.asarray(states.alive) & (retries < config.retries)
                 if died.any():
                     states, hp_arrays = _roll_back(before, states, hp_arrays, jnp.asarray(died))
                     retries += died
-            chunk = np.asarray(chunk)[: len(seeds)]
+            chunk = np.asarray(chunk).reshape(n_dev * per_device, n_steps)[: len(seeds)]
             losses.append(chunk)
             done += n_steps
             bar.update(n_steps)
             if np.isfinite(chunk[:, -1]).any():
                 bar.set_postfix(median_loss=f"{np.nanmedian(chunk[:, -1]):.4f}", refresh=False)
 
-    def members(a):  # without the padding
-        return np.asarray(a)[: len(seeds)]
+    def members(a):  # back to (members, ...) without the padding
+        return np.asarray(a).reshape(n_dev * per_device, *a.shape[2:])[: len(seeds)]
 
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(members(a)), states.params)
     return PopulationResult(
@@ -270,7 +254,7 @@ def train_population(
 def _roll_back(
     before: MemberState, after: MemberState, hp: HyperArrays, mask: Array
 ) -> tuple[MemberState, HyperArrays]:
-    """Members in ``mask`` go back to ``before`` with their learning rate halved."""
+    """Members in ``mask`` (devices × members) go back to ``before`` with their learning rate halved."""
 
     def pick(a, b):
         return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b)
