@@ -7,7 +7,9 @@ truncated weights file (``d.damaged``), and the runners below. CLI calls raise `
 carrying the exit code and stderr.
 """
 
+import contextlib
 import hashlib
+import io
 import json
 import shutil
 import signal
@@ -24,6 +26,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from paperlib.__main__ import main
 from paperlib.book import NotebookError, execute_notebooks
 from paperlib.cells import make_cell
 from paperlib.config import Hyperparameters, TrainConfig
@@ -166,22 +169,22 @@ DATA = [
     # the command line: 2 for bad arguments (before any work), 1 for work that cannot be done
     (
         "unknown task",
-        lambda d: d.cli("train", "--task", "mnist", "--data", str(d.stored)),
+        lambda d: d.cli_here("train", "--task", "mnist", "--data", str(d.stored)),
         r"exit 2: .*invalid choice: 'mnist'",
     ),
     (
         "unknown profile",
-        lambda d: d.cli("train", "--profile", "huge", "--data", str(d.stored)),
+        lambda d: d.cli_here("train", "--profile", "huge", "--data", str(d.stored)),
         r"exit 2: .*invalid choice: 'huge'",
     ),
     (
         "zero workers",
-        lambda d: d.cli("train", "--workers", "0", "--dask", "local", "--data", str(d.stored)),
+        lambda d: d.cli_here("train", "--workers", "0", "--dask", "local", "--data", str(d.stored)),
         r"exit 2: .*--workers must be a positive integer",
     ),
     (
         "data directory is a file",
-        lambda d: d.cli("train", "--task", "cdi", "--data", str(d.stored / "tiny" / "cdi" / "manifest.csv")),
+        lambda d: d.cli_here("train", "--task", "cdi", "--data", str(d.stored / "tiny" / "cdi" / "manifest.csv")),
         r"exit 2: .*is a file, not a directory",
     ),
     (
@@ -191,17 +194,17 @@ DATA = [
     ),
     (
         "unknown book profile",
-        lambda d: d.cli("book", "--profile", "medium", "--data", str(d.stored)),
+        lambda d: d.cli_here("book", "--profile", "medium", "--data", str(d.stored)),
         r"exit 2: .*invalid choice: 'medium'",
     ),
     (
         "claims with nothing trained",
-        lambda d: d.cli("claims", "--profile", "small", "--data", str(d.stored)),
+        lambda d: d.cli_here("claims", "--profile", "small", "--data", str(d.stored)),
         r"exit 1: .*no population at .*train it first",
     ),
     (
         "training over a damaged weights file",
-        lambda d: d.cli("train", "--task", "cdi", "--profile", "tiny", "--data", str(d.damaged)),
+        lambda d: d.cli_here("train", "--task", "cdi", "--profile", "tiny", "--data", str(d.damaged)),
         r"exit 1: .*stored networks are damaged .*\.eqx.*rerun with --repair",
     ),
     (
@@ -242,9 +245,10 @@ DATA = [
             "--scheduler",
             "tcp://127.0.0.1:9",
             "--scheduler-timeout",
-            "2",
+            "0.5",
         ),
-        r"exit 1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 2 s \(OSError\); is it running\?$",
+        r"exit 1: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 0.5 s \(OSError\); "
+        r"is it running\?$",
     ),
     (
         "disk full while training",
@@ -345,6 +349,16 @@ def d(stored_cdi, root, tmp_path_factory):
     def cli(*args: str, read_only: Path | None = None) -> None:
         run(sys.executable, "-m", "paperlib", *args, read_only=read_only, cli=True)
 
+    def cli_here(*args: str) -> None:
+        """The command line run in this process (no interpreter and JAX start-up per case)."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit:
+                code = exit.code
+        finished(subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue()))
+
     def on_full_disk(*args: str) -> None:
         """The command on a copy of the stored population in a file system that fills up."""
         mount = tmp_path_factory.mktemp("full")
@@ -410,7 +424,12 @@ def d(stored_cdi, root, tmp_path_factory):
         finished(subprocess.CompletedProcess(command, proc.returncode, stdout, stderr))
 
     runners = dict(
-        run=run, cli=cli, on_full_disk=on_full_disk, interrupted=interrupted, interrupted_book=interrupted_book
+        cli_here=cli_here,
+        run=run,
+        cli=cli,
+        on_full_disk=on_full_disk,
+        interrupted=interrupted,
+        interrupted_book=interrupted_book,
     )
     return types.SimpleNamespace(stored=stored_cdi, damaged=damaged, notebooks=notebooks, **runners)
 
