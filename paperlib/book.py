@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -83,33 +84,35 @@ def _execute(source: Path, target: Path, parameters: dict, cwd: Path) -> None:
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    kernel = AsyncKernelManager(kernel_name="python3")
-    run = functools.partial(
-        papermill.execute_notebook,
-        str(source),
-        str(target),
-        parameters=parameters,
-        cwd=str(cwd),
-        kernel_name="python3",
-        progress_bar=False,
-        km=kernel,
-    )
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="papermill") as pool:
-        future = pool.submit(run)
-        try:
-            while True:
-                try:
-                    return future.result(timeout=0.2)
-                except concurrent.futures.TimeoutError:
-                    continue
-        except KeyboardInterrupt:
-            if kernel.has_kernel and kernel.provisioner is not None:
-                kernel.provisioner.process.kill()
-            concurrent.futures.wait([future], timeout=60)
-            raise
-        finally:
-            if future.done() and kernel.has_kernel:
-                run_sync(kernel.shutdown_kernel)(now=True)
+    # IPC sockets in a private temporary folder: no TCP port, and no unencrypted-TCP warning.
+    with tempfile.TemporaryDirectory(prefix="paperlib-kernel-") as sockets:
+        kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        run = functools.partial(
+            papermill.execute_notebook,
+            str(source),
+            str(target),
+            parameters=parameters,
+            cwd=str(cwd),
+            kernel_name="python3",
+            progress_bar=False,
+            km=kernel,
+        )
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="papermill") as pool:
+            future = pool.submit(run)
+            try:
+                while True:
+                    try:
+                        return future.result(timeout=0.2)
+                    except concurrent.futures.TimeoutError:
+                        continue
+            except KeyboardInterrupt:
+                if kernel.has_kernel and kernel.provisioner is not None:
+                    kernel.provisioner.process.kill()
+                concurrent.futures.wait([future], timeout=60)
+                raise
+            finally:
+                if future.done() and kernel.has_kernel:
+                    run_sync(kernel.shutdown_kernel)(now=True)
 
 
 @contextmanager

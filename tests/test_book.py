@@ -9,10 +9,13 @@ import pytest
 from paperlib.book import BOOK_DIR, NOTEBOOKS, NotebookError, build_book, execute_notebooks
 
 
-def test_the_whole_book_builds_at_tiny_scale(tmp_path, tiny_data):
+def test_the_whole_book_builds_at_tiny_scale(tmp_path, tiny_data, capfd):
     book = tmp_path / "book"
     shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "generated"))
     index = build_book("tiny", tiny_data, book)
+    # the kernels speak only through the notebooks: no transport warning, no shutdown noise
+    kernels = capfd.readouterr().err
+    assert "[IPKernelApp]" not in kernels and "KeyboardInterrupt" not in kernels, kernels[-2000:]
     html = index.parent
     assert index.is_file()
     tasks = (html / "generated" / "tasks.html").read_text()
