@@ -4,14 +4,17 @@
 - ``tiny_data`` is ``data/``, the notebooks' default: trained once per checkout, shared with nbval.
 - ``stored_cdi`` is a private copy of the tiny CDI population, for tests that damage or lock it;
   ``unfinished_cdi`` a copy of it with three work units left to train.
+- ``interrupt`` runs the command line and signals it (Ctrl-C, kill -9) at a chosen moment.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,11 +69,42 @@ def stored_cdi(tmp_path_factory, tiny_data) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def unfinished_copy(stored_cdi) -> Callable[[Path], Path]:
+    """``unfinished_copy(path)`` copies ``stored_cdi`` into ``path`` with its last three work units
+    unfinished (their rows removed from the manifest): ``train --task cdi --profile tiny`` there has
+    6 of its 16 networks to train."""
+
+    def copy(path: Path) -> Path:
+        shutil.copytree(stored_cdi, path, dirs_exist_ok=True)
+        store = TaskStore(path, "tiny", "cdi")
+        write_table(store.manifest_path, COLUMNS, store.rows()[:-6])
+        return path
+
+    return copy
+
+
 @pytest.fixture
-def unfinished_cdi(stored_cdi, tmp_path) -> Path:
-    """A copy of ``stored_cdi`` whose last three work units are unfinished (their rows removed from
-    the manifest): ``train --task cdi --profile tiny`` there has 6 of its 16 networks to train."""
-    shutil.copytree(stored_cdi, tmp_path, dirs_exist_ok=True)
-    store = TaskStore(tmp_path, "tiny", "cdi")
-    write_table(store.manifest_path, COLUMNS, store.rows()[:-6])
-    return tmp_path
+def unfinished_cdi(unfinished_copy, tmp_path) -> Path:
+    """A copy of ``stored_cdi`` with three work units left to train (see ``unfinished_copy``)."""
+    return unfinished_copy(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def interrupt() -> Callable[..., subprocess.CompletedProcess]:
+    """``interrupt(*args, until=..., sig=SIGINT)`` starts ``python -m paperlib ARGS`` from the root,
+    sends it ``sig`` as soon as ``until()`` is true (or after ``deadline`` seconds), and returns the
+    finished process; a run that ended before the signal keeps its own exit code."""
+
+    def run(*args, until: Callable[[], bool], sig: int = signal.SIGINT, deadline: float = 300):
+        command = [sys.executable, "-m", "paperlib", *map(str, args)]
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.time() + deadline
+        while time.time() < end and proc.poll() is None and not until():
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=120)
+        return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+    return run

@@ -12,11 +12,9 @@ import hashlib
 import io
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 import types
 from pathlib import Path
 
@@ -35,7 +33,7 @@ from paperlib.fixed_points import FixedPointOptions, find_fixed_points, slow_poi
 from paperlib.linear import oscillation_frequency, oscillatory_mode
 from paperlib.profiles import SearchSpace
 from paperlib.similarity import cka, pairwise, svcca
-from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, write_table
+from paperlib.store import StoreError, TaskStore, load_population
 from paperlib.sweep import train
 from paperlib.tasks import ContextIntegration, FlipFlop, SineWave, make_task
 from paperlib.train import train_population
@@ -321,7 +319,7 @@ FULL_DISK = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def d(stored_cdi, root, tmp_path_factory):
+def d(stored_cdi, root, tmp_path_factory, unfinished_copy, interrupt):
     """The stored population, a damaged copy, and the runners the ``DATA`` table calls."""
     damaged = tmp_path_factory.mktemp("damaged")
     shutil.copytree(stored_cdi, damaged, dirs_exist_ok=True)
@@ -376,23 +374,16 @@ def d(stored_cdi, root, tmp_path_factory):
     def interrupted(*args: str) -> None:
         """The command on a copy of the stored population whose last three work units are not
         finished, Ctrl-C'd once one more is stored; the same command then trains only the rest."""
-        data = tmp_path_factory.mktemp("interrupted")
-        shutil.copytree(stored_cdi, data, dirs_exist_ok=True)
+        data = unfinished_copy(tmp_path_factory.mktemp("interrupted"))
         store = TaskStore(data, "tiny", "cdi")
-        write_table(store.manifest_path, COLUMNS, store.rows()[:-6])
-        command = [sys.executable, "-m", "paperlib", *args, "--data", str(data)]
-        proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and len(store.finished()) < 12:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
+        result = interrupt(*args, "--data", data, until=lambda: len(store.finished()) >= 12)
         kept = {r["network"]: r["sha256"] for r in store.rows()}
         assert len(kept) >= 12 and not list(data.rglob("*.tmp")) and store.damaged() == []
+        command = [sys.executable, "-m", "paperlib", *args, "--data", str(data)]
         resumed = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
         assert f"{len(kept)} already stored, {16 - len(kept)} trained now" in resumed.stdout, resumed.stderr
         assert all({r["network"]: r["sha256"] for r in store.rows()}[n] == h for n, h in kept.items())
-        finished(subprocess.CompletedProcess(args, proc.returncode, stdout, stderr))
+        finished(result)
 
     def interrupted_book() -> None:
         """``book`` on the tiny populations, Ctrl-C'd once its first notebook is written: no kernel
@@ -401,27 +392,19 @@ def d(stored_cdi, root, tmp_path_factory):
         shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns("_build", "generated"))
         data = root / "data"
         networks = {k: v for k, v in tree_digest(data / "tiny").items() if "/analysis/" not in k}
-        command = [
-            sys.executable,
-            "-m",
-            "paperlib",
+        result = interrupt(
             "book",
             "--profile",
             "tiny",
             "--data",
-            str(data),
+            data,
             "--book",
-            str(book),
-        ]
-        proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 300
-        while time.time() < deadline and proc.poll() is None and not list(book.glob("generated/*.ipynb")):
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
+            book,
+            until=lambda: bool(list(book.glob("generated/*.ipynb"))),
+        )
         assert not list((data / "tiny").rglob("*.tmp"))
         assert {k: v for k, v in tree_digest(data / "tiny").items() if "/analysis/" not in k} == networks
-        finished(subprocess.CompletedProcess(command, proc.returncode, stdout, stderr))
+        finished(result)
 
     runners = dict(
         cli_here=cli_here,

@@ -2,11 +2,7 @@
 
 import dataclasses
 import math
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -88,19 +84,21 @@ def test_search_then_train_stores_a_loadable_population(tmp_path, mini):
     assert set(rows[0]) == set(COLUMNS)
 
 
-def test_resume_after_kill_minus_nine_does_only_the_missing_work(unfinished_cdi, root, cli):
+def test_resume_after_kill_minus_nine_does_only_the_missing_work(unfinished_cdi, cli, interrupt):
     data = unfinished_cdi
-    command = [sys.executable, "-m", "paperlib", "train", "--task", "cdi", "--profile", "tiny", "--data", str(data)]
-    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = TaskStore(data, "tiny", "cdi")
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if len(read_table(store.manifest_path, COLUMNS)) >= 12:
-            break
-        time.sleep(0.1)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    killed = interrupt(
+        "train",
+        "--task",
+        "cdi",
+        "--profile",
+        "tiny",
+        "--data",
+        data,
+        until=lambda: len(read_table(store.manifest_path, COLUMNS)) >= 12,
+        sig=signal.SIGKILL,
+    )
+    assert killed.returncode == -signal.SIGKILL, "the run ended before it could be interrupted"
     before = files_state(store)
     assert 12 <= len(before) < 16
     result = cli("train", "--task", "cdi", "--profile", "tiny", "--data", data)
