@@ -5,7 +5,7 @@
 - ``use_host_devices()``: one single-threaded JAX device per CPU core, so that the population
   trainer runs its networks on every core at once; the command line, the notebooks, the tests
   and the benchmarks call it first.
-- The floors, bottom up (each imports only from those below it; ``CONTRIBUTING.md``): cells,
+- The floors, bottom up (each imports only from those below it; ``CONTRIBUTING.md``): cells, interop,
   tasks, rnn → similarity, embedding, fixed_points, linear, topology (usable on any network or
   recording) → config, objective, train → profiles, store, sweep → analysis, figures, claims,
   plots → book and the command line.

@@ -130,6 +130,32 @@ class GRU(Cell):
         return u * h + (1.0 - u) * c
 
 
+class TorchGRU(Cell):
+    """PyTorch's ``nn.GRU`` cell: the reset gate acts *after* the recurrent product of the candidate.
+
+    ``c = f(B_c x + b_c + r ⊙ (W_c h + b_hc))``, gates ``u``, ``r`` and ``h' = u ⊙ h + (1 − u) ⊙ c``
+    as in ``GRU``. Blocks: ``u``, ``r``, ``c``, plus the candidate's recurrent bias ``b_hc``, which
+    sits inside the reset. It is a different map from SPEC §1's GRU (reset before ``W_c``), so
+    imported PyTorch GRUs use this cell (``paperlib.interop.load_torch``) rather than an approximation;
+    the paper's populations never do.
+    """
+
+    BLOCKS = ("u", "r", "c")
+    b_hc: Float[Array, " n"]
+
+    def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
+        super().__init__(n_units, n_inputs, activation, key=key)
+        self.b_hc = jnp.zeros(n_units)
+
+    def __call__(self, h: Float[Array, " n"], x: Float[Array, " m"]) -> Float[Array, " n"]:
+        n = self.n_units
+        zx = self.B @ x + self.b
+        zh = self.W @ h
+        u, r = jnp.split(jax.nn.sigmoid(zh[: 2 * n] + zx[: 2 * n]), 2)
+        c = self.f(zx[2 * n :] + r * (zh[2 * n :] + self.b_hc))
+        return u * h + (1.0 - u) * c
+
+
 class LSTM(Cell):
     """Long short-term memory (Hochreiter & Schmidhuber 1997); the state is ``[h; c]``.
 
