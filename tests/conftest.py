@@ -5,11 +5,13 @@
 - ``stored_cdi`` is a private copy of the tiny CDI population, for tests that damage or lock it;
   ``unfinished_cdi`` a copy of it with three work units left to train.
 - ``interrupt`` runs the command line and signals it (Ctrl-C, kill -9) at a chosen moment.
+- ``tiny_book`` is the whole book built once at the tiny scale (the book and browser tests read it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import paperlib
+from paperlib.book import BOOK_DIR, Repository, build_book
 from paperlib.profiles import PROFILES, TASK_NAMES, Profile
 from paperlib.store import COLUMNS, TaskStore, write_table
 from paperlib.sweep import train
@@ -108,3 +111,28 @@ def interrupt() -> Callable[..., subprocess.CompletedProcess]:
         return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
     return run
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltBook:
+    index: Path  # the site's index.html
+    stderr: str  # what the build and its kernels wrote to the standard error
+    repository: Repository  # the repository its launch buttons name
+
+
+@pytest.fixture(scope="session")
+def tiny_book(tmp_path_factory, tiny_data) -> BuiltBook:
+    """The whole book built at the tiny scale from a copy of ``book/``, as published from ``example-lab/paperlib``."""
+    book = tmp_path_factory.mktemp("tiny-book") / "book"
+    shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "notebooks"))
+    repo = Repository("example-lab", "paperlib")
+    log = book.parent / "stderr.txt"
+    saved = os.dup(2)  # the kernels write to the inherited descriptor 2, not to sys.stderr
+    with open(log, "w") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            index = build_book("tiny", tiny_data, book, repo=repo)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return BuiltBook(index, log.read_text(), repo)

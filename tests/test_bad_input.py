@@ -389,7 +389,7 @@ def d(stored_cdi, root, tmp_path_factory, unfinished_copy, interrupt):
         """``book`` on the tiny populations, Ctrl-C'd once its first notebook is written: no kernel
         outlives it, no temporary is left, and the stored networks are untouched."""
         book = tmp_path_factory.mktemp("book") / "book"
-        shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns("_build", "generated"))
+        shutil.copytree(root / "book", book, ignore=shutil.ignore_patterns("_build", "notebooks"))
         data = root / "data"
         networks = {k: v for k, v in tree_digest(data / "tiny").items() if "/analysis/" not in k}
         result = interrupt(
@@ -400,7 +400,7 @@ def d(stored_cdi, root, tmp_path_factory, unfinished_copy, interrupt):
             data,
             "--book",
             book,
-            until=lambda: bool(list(book.glob("generated/*.ipynb"))),
+            until=lambda: bool(list(book.glob("notebooks/*.ipynb"))),
         )
         assert not list((data / "tiny").rglob("*.tmp"))
         assert {k: v for k, v in tree_digest(data / "tiny").items() if "/analysis/" not in k} == networks

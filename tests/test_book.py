@@ -1,24 +1,36 @@
-"""The book: a whole tiny-scale build, offline MathJax, and a failing notebook named in the error."""
+"""The book: a whole tiny-scale build, offline MathJax, a failing notebook named in the error, and what
+publishing needs (the repository, launchable notebooks, the install cell)."""
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from paperlib.book import BOOK_DIR, NOTEBOOKS, NotebookError, build_book, execute_notebooks
+from paperlib.book import (
+    INSTALL_CELL,
+    NOTEBOOKS,
+    NotebookError,
+    Repository,
+    execute_notebooks,
+    publishable,
+    repository,
+)
+
+TEXT = {"capture_output": True, "text": True, "timeout": 60}
 
 
-def test_the_whole_book_builds_at_tiny_scale(tmp_path, tiny_data, capfd):
-    book = tmp_path / "book"
-    shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "generated"))
-    index = build_book("tiny", tiny_data, book)
+def test_the_whole_book_builds_at_tiny_scale(tiny_book, tiny_data):
+    index = tiny_book.index
     # the kernels speak only through the notebooks: no transport warning, no shutdown noise
-    kernels = capfd.readouterr().err
+    kernels = tiny_book.stderr
     assert "[IPKernelApp]" not in kernels and "KeyboardInterrupt" not in kernels, kernels[-2000:]
     html = index.parent
     assert index.is_file()
-    tasks = (html / "generated" / "tasks.html").read_text()
+    tasks = (html / "notebooks" / "tasks.html").read_text()
     for panel in ("1a", "2a", "3a"):
         assert panel in tasks
     for page, panels in {
@@ -27,27 +39,29 @@ def test_the_whole_book_builds_at_tiny_scale(tmp_path, tiny_data, capfd):
         "fig3_cdi": "bcdef",
         "fig4_untrained": "ab",
     }.items():
-        text = (html / "generated" / f"{page}.html").read_text()
+        text = (html / "notebooks" / f"{page}.html").read_text()
         number = page[3]
         assert all(f"({number}{p})" in text for p in panels), page
         assert len(re.findall(r"<img", text)) >= len(panels), page
-    claims = (html / "generated" / "claims.html").read_text()
+    claims = (html / "notebooks" / "claims.html").read_text()
     assert all(f"<td><b>C{i}</b>" in claims for i in range(1, 9))
     assert "permutation p-value" in claims and "Rule:" in claims
     for page in (name for name in NOTEBOOKS if name.startswith(("fig", "appendix"))):
-        text = (html / "generated" / f"{page}.html").read_text()
+        text = (html / "notebooks" / f"{page}.html").read_text()
         # the page quotes the paper, then says what was measured, with numbers glued from the analysis
         assert "<blockquote>" in text and "Measured here" in text, page
         assert "glue:text" not in text and ("Measured here</strong> on" in text or "Measured here</strong>:" in text), (
             page
         )
-    performance = (html / "generated" / "performance.html").read_text()
+    performance = (html / "notebooks" / "performance.html").read_text()
     assert "Measured here" in performance and "glue:text" not in performance
-    for page in html.glob("generated/*.html"):  # papermill's parameters carry no path of the build machine
+    # neither the pages nor the notebooks offered for download carry a path of the build machine
+    machine = (str(tiny_data.resolve().parent), str(index.parents[3]))
+    for page in [*html.glob("notebooks/*.html"), *html.glob("_sources/notebooks/*")]:
         text = page.read_text()
-        assert str(tiny_data.resolve()) not in text and str(tmp_path) not in text, page.name
+        assert not any(path in text for path in machine), page.name
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', tasks)
-    assert len(images) >= 3 and all((html / "generated" / src).resolve().is_file() for src in images)
+    assert len(images) >= 3 and all((html / "notebooks" / src).resolve().is_file() for src in images)
     # MathJax is served from the site itself, never from a CDN
     intro = (html / "intro.html").read_text()
     scripts = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', intro, flags=re.I)
@@ -65,11 +79,55 @@ def test_a_failing_notebook_is_named_with_its_error(tmp_path):
         execute_notebooks(tmp_path / "out", {"profile": "tiny"}, ("broken",), notebooks_dir=tmp_path)
 
 
-def test_notebooks_have_a_parameters_cell(root):
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
-        first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-        assert "parameters" in first_code.metadata.get("tags", []), path.name
-        assert 'profile = "tiny"' in first_code.source, path.name
+def test_notebooks_open_with_the_install_cell_then_the_parameters(root):
+    paths = sorted((root / "notebooks").glob("*.ipynb"))
+    assert {p.stem for p in paths} == set(NOTEBOOKS), "every notebook is a page of the book"
+    for path in paths:
+        install, parameters = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"][:2]
+        assert install.source == INSTALL_CELL and install.metadata.tags == ["remove-cell"], path.name
+        assert "parameters" in parameters.metadata.get("tags", []), path.name
+        assert 'profile = "tiny"' in parameters.source, path.name
+
+
+def test_repository_comes_from_the_ci_environment_or_the_git_remote(tmp_path):
+    ci = repository({"GITHUB_REPOSITORY": "lab/rnn-book", "GITHUB_SERVER_URL": "https://github.com"})
+    assert ci.url == "https://github.com/lab/rnn-book" and ci.pages_url == "https://lab.github.io/rnn-book/"
+    assert repository({"GITHUB_REPOSITORY": "Lab/lab.github.io"}).pages_url == "https://lab.github.io/"
+    clone = tmp_path / "clone"
+    for remote, expected in [
+        ("git@github.com:someone/paperlib.git", "https://github.com/someone/paperlib"),
+        ("https://github.com/someone/paperlib", "https://github.com/someone/paperlib"),
+        ("https://gitlab.com/someone/paperlib.git", None),
+    ]:
+        subprocess.run(["git", "init", "-q", str(clone)], check=True)
+        subprocess.run(["git", "-C", str(clone), "remote", "add", "origin", remote], check=True)
+        found = repository({}, clone)
+        assert (found.url if found else None) == expected, remote
+        shutil.rmtree(clone)
+    assert repository({}, tmp_path) is None  # no remote: no launch buttons
+
+
+def test_an_executed_notebook_is_made_fit_to_publish(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {
+        "input_path": "/home/me/paperlib/notebooks/x.ipynb",
+        "output_path": "/home/me/out.ipynb",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell(INSTALL_CELL, metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_code_cell('profile = "small"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_markdown_cell("text"),
+        nbformat.v4.new_code_cell("plot()", metadata={"tags": ["show-input"]}),
+    ]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    publishable(path, Repository("lab", "rnn-book"))
+    out = nbformat.read(path, as_version=4)
+    assert "/home/me" not in json.dumps(out.metadata)
+    assert 'REPOSITORY, BRANCH = "https://github.com/lab/rnn-book", "book-notebooks"' in out.cells[0].source
+    assert out.cells[0].metadata.tags == ["remove-cell"]
+    assert out.cells[1].metadata.tags == ["injected-parameters", "hide-input"]
+    assert out.cells[3].metadata.tags == ["show-input"]
 
 
 def test_notebooks_are_committed_without_outputs(root):
@@ -77,3 +135,12 @@ def test_notebooks_are_committed_without_outputs(root):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
                 assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs not stripped"
+
+
+def test_the_install_cell_does_nothing_where_paperlib_is_installed_and_says_what_to_do_elsewhere(tmp_path):
+    here = subprocess.run([sys.executable, "-c", INSTALL_CELL + "\nprint(os.getcwd())"], cwd=tmp_path, **TEXT)
+    assert here.returncode == 0 and here.stdout.strip() == str(tmp_path)  # no clone, no chdir
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    missing = subprocess.run([str(bare / "bin" / "python"), "-I", "-c", INSTALL_CELL], cwd=tmp_path, **TEXT)
+    assert missing.returncode == 1 and "paperlib is not installed: from a clone, run `make lab`" in missing.stderr
