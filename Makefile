@@ -1,11 +1,17 @@
 # The two commands: `make book` (the main job) and `make test` (the whole suite).
 # Both create .venv and install the pinned set (requirements.lock) on first use.
+# `make book DEVICE=cuda` installs JAX's CUDA 12 build from requirements-cuda.lock (same versions otherwise).
 PYTHON ?= python3
 PROFILE ?= small
+DEVICE ?= cpu
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+LOCK := $(if $(filter cuda,$(DEVICE)),requirements-cuda.lock,requirements.lock)
+ifeq ($(filter cpu cuda,$(DEVICE)),)
+$(error DEVICE must be cpu or cuda, got '$(DEVICE)')
+endif
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
 # Compiled XLA programs are cached on disk: every process (test subprocesses, Dask workers,
 # notebook kernels, a second `make book`) reuses what an earlier one compiled.
@@ -44,16 +50,18 @@ browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 		($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LOCK)
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Re-resolve requirements.in into requirements.lock (needs the venv for uv).
+# Re-resolve requirements.in into requirements.lock, then the GPU set at the same versions (needs uv).
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11 -q
+	$(BIN)/uv pip compile requirements-cuda.in -o requirements-cuda.lock --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py

@@ -1,0 +1,42 @@
+"""One pinned set everywhere: the Makefile, conda's environment.yml, Binder, and the GPU lock agree."""
+
+import re
+import subprocess
+
+import yaml
+
+
+def pins(path) -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;]+)", path.read_text(), flags=re.M)
+    return {name.lower().replace("_", "-"): version for name, version in found}
+
+
+def test_the_gpu_lock_is_the_cpu_set_with_jaxs_cuda_build(root):
+    cpu, gpu = pins(root / "requirements.lock"), pins(root / "requirements-cuda.lock")
+    assert len(cpu) > 100
+    differ = {name: (version, gpu.get(name)) for name, version in cpu.items() if gpu.get(name) != version}
+    assert not differ, f"the GPU lock pins other versions: {differ}"
+    assert gpu["jax-cuda12-plugin"] == gpu["jax-cuda12-pjrt"] == cpu["jax"]
+    assert all(name.startswith(("jax-cuda", "nvidia-")) for name in set(gpu) - set(cpu))
+
+
+def test_make_installs_the_lock_of_the_device(root):
+    def dry_run(*args):
+        return subprocess.run(["make", "-n", "-B", "book", *args], cwd=root, capture_output=True, text=True)
+
+    assert "-r requirements.lock" in dry_run().stdout
+    cuda = dry_run("DEVICE=cuda")
+    assert cuda.returncode == 0 and "-r requirements-cuda.lock" in cuda.stdout
+    wrong = dry_run("DEVICE=tpu")
+    assert wrong.returncode != 0 and "DEVICE must be cpu or cuda, got 'tpu'" in wrong.stderr
+
+
+def test_conda_and_binder_install_the_same_pinned_set(root):
+    conda = yaml.safe_load((root / "environment.yml").read_text())
+    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    assert "-r requirements.lock" in pip and "-e ." in pip
+    assert "python=3.11" in conda["dependencies"]
+    binder = (root / "binder" / "requirements.txt").read_text().split()
+    assert binder[-2:] == ["-r", "../requirements.lock"]  # nested -r is relative to binder/
+    assert "pip install --no-deps -e ." in (root / "binder" / "postBuild").read_text()
+    assert (root / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
