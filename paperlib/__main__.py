@@ -2,7 +2,8 @@
 
     python -m paperlib train --task all --profile small [--data data] [--dask local | --scheduler ADDR] [--repair]
     python -m paperlib claims --profile small [--json]
-    python -m paperlib book --profile small
+    python -m paperlib book --profile small [--no-execute]
+    python -m paperlib run fig3_cdi --profile small
 
 Exit codes: 0 done; 1 the work failed (a damaged file, a failing notebook, a held lock, a full
 disk, an unreachable scheduler); 2 bad arguments, reported before any work starts; 130
@@ -55,6 +56,25 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
     book.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
     book.add_argument("--book", type=Path, default=None, help="book source folder (default: book/)")
+    book.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="only rebuild the site from the notebooks already executed (by book or run)",
+    )
+
+    from paperlib.book import NOTEBOOKS
+
+    run = commands.add_parser(
+        "run",
+        help="execute one notebook into the book's pages, training or reusing the populations it reads",
+        description="Execute one notebook with papermill into book/notebooks/, training what it needs first; "
+        "then `book --no-execute` rebuilds the site.",
+        epilog=f"notebooks: {', '.join(NOTEBOOKS)}",
+    )
+    run.add_argument("notebook", choices=NOTEBOOKS, metavar="NOTEBOOK", help="which notebook (listed below)")
+    run.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
+    run.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
+    run.add_argument("--book", type=Path, default=None, help="book source folder (default: book/)")
     return parser
 
 
@@ -78,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     from paperlib.book import NotebookError
     from paperlib.store import StoreError
 
-    command = {"train": _train, "claims": _claims, "book": _book}[args.command]
+    command = {"train": _train, "claims": _claims, "book": _book, "run": _run}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -148,12 +168,26 @@ def _train(args) -> int:
 
 
 def _book(args) -> int:
-    from paperlib.book import BOOK_DIR, build_book
+    from paperlib.book import BOOK_DIR, build_book, build_site
     from paperlib.sweep import train
 
-    train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
-    index = build_book(args.profile, args.data, args.book or BOOK_DIR)
+    if args.no_execute:
+        index = build_site(args.book or BOOK_DIR)
+    else:
+        train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
+        index = build_book(args.profile, args.data, args.book or BOOK_DIR)
     print(f"book built: {index}")
+    return 0
+
+
+def _run(args) -> int:
+    from paperlib.book import BOOK_DIR, NEEDS, run_notebook
+    from paperlib.sweep import train
+
+    if NEEDS[args.notebook]:
+        train(NEEDS[args.notebook], args.profile, str(args.data))  # reuses every network already stored
+    path = run_notebook(args.notebook, args.profile, args.data, args.book or BOOK_DIR)
+    print(f"executed: {path}\nrebuild the site with: python -m paperlib book --no-execute")
     return 0
 
 

@@ -43,6 +43,20 @@ NOTEBOOKS: tuple[str, ...] = (
     "claims",
     "performance",
 )  # in the book's order
+ALL_TASKS = ("flipflop", "sine", "cdi")
+# the tasks whose populations each notebook reads (``run`` trains those that are missing)
+NEEDS: dict[str, tuple[str, ...]] = {
+    "tasks": (),
+    "fig1_flipflop": ("flipflop",),
+    "fig2_sine": ("sine",),
+    "fig3_cdi": ("cdi",),
+    "fig4_untrained": ("cdi",),
+    "appendix_c_losses": ALL_TASKS,
+    "appendix_e_svcca_cka": ALL_TASKS,
+    "your_networks": ("flipflop",),
+    "claims": ALL_TASKS,
+    "performance": (),
+}
 PAGES = "notebooks"  # the executed notebooks' folder in the book: page ``notebooks/<name>``, as in the repository
 PUBLISHED_BRANCH = "book-notebooks"  # the tree with executed notebooks, pushed by the book workflow
 PAGE_TAGS = ("hide-input",)  # every code cell of a page: text and figures first, the code one click away
@@ -219,16 +233,39 @@ def build_book(
     repo = repository() if repo == "auto" else repo
     pages = book_dir / PAGES
     shutil.rmtree(pages, ignore_errors=True)  # never publish a notebook from an earlier run
-    # relative to the kernels' working directory (the notebooks folder): no path of the build machine in the pages
-    parameters = {"profile": profile, "data_dir": os.path.relpath(Path(data_dir).resolve(), NOTEBOOKS_DIR)}
-    for path in execute_notebooks(pages, parameters, names):
+    for path in execute_notebooks(pages, notebook_parameters(profile, data_dir), names):
         publishable(path, repo)
     return build_site(book_dir, repo)
+
+
+def run_notebook(name: str, profile: str, data_dir: Path, book_dir: Path = BOOK_DIR, repo="auto") -> Path:
+    """Execute one notebook into the book's pages (``<book>/notebooks/<name>.ipynb``); return its path.
+
+    The site is not rebuilt: ``build_site`` (``python -m paperlib book --no-execute``) does that.
+    """
+    if name not in NOTEBOOKS:
+        raise NotebookError(f"no notebook named {name!r}; the notebooks are {', '.join(NOTEBOOKS)}")
+    repo = repository() if repo == "auto" else repo
+    (path,) = execute_notebooks(book_dir / PAGES, notebook_parameters(profile, data_dir), (name,))
+    publishable(path, repo)
+    return path
+
+
+def notebook_parameters(profile: str, data_dir: Path) -> dict:
+    """papermill's parameters: the data directory relative to the kernels' working directory (the
+    notebooks folder), so that no path of the build machine appears in a page."""
+    return {"profile": profile, "data_dir": os.path.relpath(Path(data_dir).resolve(), NOTEBOOKS_DIR)}
 
 
 def build_site(book_dir: Path = BOOK_DIR, repo: Repository | None | str = "auto") -> Path:
     """Build the site from the executed notebooks already in ``<book>/notebooks``; return its ``index.html``."""
     repo = repository() if repo == "auto" else repo
+    missing = [name for name in NOTEBOOKS if not (book_dir / PAGES / f"{name}.ipynb").is_file()]
+    if missing:
+        raise NotebookError(
+            f"{book_dir / PAGES} lacks the executed notebooks {', '.join(missing)}: build the whole book once "
+            "(python -m paperlib book), or run each (python -m paperlib run NAME)"
+        )
     build = book_dir / "_build"
     build.mkdir(parents=True, exist_ok=True)
     config = build / "_config.yml"

@@ -22,8 +22,10 @@ from paperlib.profiles import TASK_NAMES, get_profile
 from paperlib.store import Population, TaskStore, population
 from paperlib.topology import modal_count_mask
 
-ALPHA = 0.05  # a label clusters when the permutation p-value is below this
-LOSS_THRESHOLD = 0.05  # normalised MSE under which a flip-flop or CDI network has learned
+#: A label clusters when the permutation p-value is below this.
+ALPHA = 0.05
+#: Normalised MSE under which a flip-flop or CDI network has learned.
+LOSS_THRESHOLD = 0.05
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,6 +47,8 @@ def mds(
     from sklearn.manifold import MDS, ClassicalMDS
 
     D = _distances(D)
+    if not np.any(D > 0):  # every point the same (e.g. identical fixed-point topologies): all at the origin
+        return np.zeros((len(D), n_components))
     if method == "classical":
         return ClassicalMDS(n_components, metric="precomputed").fit_transform(D)
     model = MDS(

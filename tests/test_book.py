@@ -11,7 +11,9 @@ import nbformat
 import pytest
 
 from paperlib.book import (
+    BOOK_DIR,
     INSTALL_CELL,
+    NEEDS,
     NOTEBOOKS,
     NotebookError,
     Repository,
@@ -60,6 +62,7 @@ def test_the_whole_book_builds_at_tiny_scale(tiny_book, tiny_data):
     for page in [*html.glob("notebooks/*.html"), *html.glob("_sources/notebooks/*")]:
         text = page.read_text()
         assert not any(path in text for path in machine), page.name
+        assert "output stderr" not in text, f"{page.name}: a warning is printed in the page"
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', tasks)
     assert len(images) >= 3 and all((html / "notebooks" / src).resolve().is_file() for src in images)
     # MathJax is served from the site itself, never from a CDN
@@ -144,3 +147,45 @@ def test_the_install_cell_does_nothing_where_paperlib_is_installed_and_says_what
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     missing = subprocess.run([str(bare / "bin" / "python"), "-I", "-c", INSTALL_CELL], cwd=tmp_path, **TEXT)
     assert missing.returncode == 1 and "paperlib is not installed: from a clone, run `make lab`" in missing.stderr
+
+
+def test_each_notebook_names_the_populations_it_reads(root):
+    """``run`` trains what a notebook reads: a literal task it loads is among its NEEDS; one that loads
+    every task (a variable) needs all three."""
+    for name in NOTEBOOKS:
+        code = "\n".join(c.source for c in nbformat.read(root / "notebooks" / f"{name}.ipynb", 4).cells)
+        literal = set(re.findall(r'trained_population\(data_dir, profile, "(\w+)"\)', code))
+        assert literal <= set(NEEDS[name]), name
+        if re.search(r"trained_population\(data_dir, profile, task\)", code):
+            assert set(NEEDS[name]) == {"flipflop", "sine", "cdi"}, name
+        if not literal and "trained_population" not in code:
+            assert NEEDS[name] == (), name
+
+
+def test_run_executes_one_notebook_into_the_books_pages(cli, tmp_path, tiny_data):
+    book = tmp_path / "book"
+    shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "notebooks"))
+    done = cli("run", "tasks", "--profile", "tiny", "--data", tiny_data, "--book", book)
+    assert done.returncode == 0, done.stderr
+    executed = nbformat.read(book / "notebooks" / "tasks.ipynb", 4)
+    assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
+    assert "book --no-execute" in done.stdout
+    assert "[IPKernelApp]" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+    # the site cannot be rebuilt from one page: the error names what is missing and how to make it
+    site = cli("book", "--no-execute", "--book", book)
+    assert site.returncode == 1 and "lacks the executed notebooks fig1_flipflop" in site.stderr
+    assert "python -m paperlib run NAME" in site.stderr
+
+
+def test_an_unknown_notebook_is_refused_with_the_list(cli):
+    done = cli("run", "fig9_nothing", "--profile", "tiny")
+    assert done.returncode == 2 and "invalid choice: 'fig9_nothing'" in done.stderr and "fig3_cdi" in done.stderr
+    assert "notebooks: tasks, fig1_flipflop" in cli("run", "--help").stdout
+
+
+def test_the_site_alone_is_rebuilt_from_executed_notebooks(cli, tiny_book, tmp_path):
+    book = tmp_path / "book"
+    shutil.copytree(tiny_book.index.parents[2], book, ignore=shutil.ignore_patterns("_build"))
+    done = cli("book", "--no-execute", "--book", book)
+    assert done.returncode == 0, done.stderr
+    assert (book / "_build" / "html" / "notebooks" / "fig3_cdi.html").is_file()

@@ -1,5 +1,7 @@
 """SVCCA, CKA and Procrustes against published values, independent references and invariances."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
@@ -137,6 +139,13 @@ def test_mds_recovers_planar_points(three_clusters, method, atol):
     D, _ = three_clusters
     Y = mds(D, method=method)
     np.testing.assert_allclose(np.linalg.norm(Y[:, None] - Y[None], axis=-1), D, atol=atol)
+
+
+@pytest.mark.parametrize("method", ["classical", "smacof"])
+def test_mds_of_identical_points_is_the_origin_without_warnings(method):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn's SMACOF divides 0 by 0 on an all-zero matrix
+        np.testing.assert_array_equal(mds(np.zeros((5, 5)), method=method), np.zeros((5, 2)))
 
 
 def test_separated_clusters_score_high_and_shuffled_labels_low(three_clusters):
