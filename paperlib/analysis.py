@@ -5,6 +5,7 @@
   it, and a retrained network or a changed parameter gives a new key.
 - ``probe_states``: each network's hidden states ``h`` on the probe inputs (LSTM: ``h``, not ``c``).
 - ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks.
+- ``dsa_matrix``: Dynamical Similarity Analysis distances between all networks (``paperlib.dsa``).
 - ``state_scales``: each network's ``r``, the scale of SPEC §4's slow-point rule.
 - ``fixed_points_by_condition``: fixed and slow points per network and static input condition.
 - ``line_points``: the CDI's slow points sampled along each context's line attractor.
@@ -27,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from paperlib import dsa
 from paperlib._io import atomic_write
 from paperlib.fixed_points import (
     FixedPointOptions,
@@ -110,6 +112,21 @@ def distance_matrix(pop: Population, metric: str = "svcca", **kwargs) -> np.ndar
         return {"D": pairwise(list(probe_states(pop)), metric, progress=False, **kwargs)}
 
     return cached(cache_path(pop, f"distances_{metric}", **kwargs), compute)["D"]
+
+
+def dsa_matrix(pop: Population, options: dsa.DSAOptions = dsa.DSAOptions()) -> np.ndarray:
+    """DSA distances between every pair of networks, from their hidden-state trajectories on the
+    probe inputs (trials × time × units, every step), cached. Each network is fitted once."""
+
+    def compute():
+        inputs = pop.task.probe_inputs()
+        operators = []
+        for model in tqdm(pop.models, desc=f"{pop.task.name} dsa fits", leave=False):
+            states, _ = network_states(model, inputs)
+            operators.append(dsa.fit(np.asarray(model.cell.hidden(jnp.asarray(states))), options))
+        return {"D": dsa.pairwise_operators(np.stack(operators), options, progress=False)}
+
+    return cached(cache_path(pop, "distances_dsa", **dataclasses.asdict(options)), compute)["D"]
 
 
 def state_scales(pop: Population) -> np.ndarray:

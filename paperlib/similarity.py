@@ -23,8 +23,8 @@ import numpy as np
 from jaxtyping import Float
 from tqdm import tqdm
 
-Metric = Literal["svcca", "cka", "procrustes"]
-METRICS = ("svcca", "cka", "procrustes")
+Metric = Literal["svcca", "cka", "procrustes", "dsa"]
+METRICS = ("svcca", "cka", "procrustes", "dsa")
 _RANK_TOL = 1e-10  # singular values below this fraction of the largest are numerical zeros
 
 
@@ -263,6 +263,7 @@ def pairwise(
     kernel: str = "linear",
     sigma: float | None = None,
     debiased: bool = False,
+    dsa=None,
     block: int = 32,
     progress: bool = True,
 ) -> Float[np.ndarray, "n n"]:
@@ -273,6 +274,8 @@ def pairwise(
     - ``reps``: N matrices (samples, features_i), all with the same samples.
     - ``metric``: ``"svcca"`` or ``"cka"`` (1 − similarity), or ``"procrustes"`` (radians).
     - ``k``, ``variance``: SVCCA's truncation; ``kernel``, ``sigma``, ``debiased``: CKA's options.
+    - ``metric="dsa"``: Dynamical Similarity Analysis (``paperlib.dsa.pairwise``), of trajectories
+      ``(trials, time, units)`` rather than samples; ``dsa`` takes its ``DSAOptions``.
     - ``block``: pairs compared per compiled call, ``block`` × ``block``.
     - ``progress``: show a progress bar.
 
@@ -289,6 +292,10 @@ def pairwise(
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    if metric == "dsa":
+        from paperlib import dsa as dynamics
+
+        return dynamics.pairwise(reps, dsa or dynamics.DSAOptions(), progress=progress)
     reps = [_matrix(f"reps[{i}]", r) for i, r in enumerate(reps)]
     if len(reps) < 2:
         raise ValueError(f"pairwise needs at least 2 representations, got {len(reps)}")

@@ -10,7 +10,7 @@ import pytest
 # floor: (its modules, the floors it may import from besides itself)
 FLOORS = {
     "ground": ({"__init__", "_checks", "_io", "config", "cells", "tasks", "rnn", "interop"}, set()),
-    "math": ({"similarity", "embedding", "fixed_points", "linear", "topology"}, {"ground"}),
+    "math": ({"similarity", "embedding", "fixed_points", "linear", "topology", "dsa"}, {"ground"}),
     "training": ({"objective", "train"}, {"ground"}),
     "store": ({"profiles", "store"}, {"ground"}),
     "sweep": ({"sweep"}, {"ground", "training", "store"}),
