@@ -40,6 +40,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "appendix_c_losses",
     "appendix_e_svcca_cka",
     "your_networks",
+    "dsa",
     "claims",
     "performance",
 )  # in the book's order
@@ -54,6 +55,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "appendix_c_losses": ALL_TASKS,
     "appendix_e_svcca_cka": ALL_TASKS,
     "your_networks": ("flipflop",),
+    "dsa": ALL_TASKS,
     "claims": ALL_TASKS,
     "performance": (),
 }

@@ -408,9 +408,10 @@ def d1(pops: dict) -> Claim:
     return Claim(
         "D1",
         "beyond the paper: DSA, like the fixed-point topology, does not separate architectures",
-        paper="the underlying fixed point topology is largely universal across architectures, whereas the geometry "
-        "of the representations is not (§3, summarised); DSA 'compares the temporal structure of computation' "
-        "up to a change of basis (Ostrow et al. 2023)",
+        paper="Finally, we find considerably more universality across architectures in the topological structure of "
+        "fixed points, limit cycles, and specific properties of the linearized dynamics about fixed points. (§1) "
+        "Measured with DSA: Beyond Geometry: Comparing the Temporal Structure of Computation in Neural Circuits "
+        "with Dynamical Similarity Analysis (Ostrow et al., NeurIPS 2023)",
         rule="on every task, the architecture label among the tanh networks does not cluster on DSA distances "
         "(angular; delays 4, rank 16; permutation p >= 0.05); beside it, not deciding: DSA's p for activation "
         "and SVCCA's p for architecture (as C2)",

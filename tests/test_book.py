@@ -48,7 +48,9 @@ def test_the_whole_book_builds_at_tiny_scale(tiny_book, tiny_data):
         assert all(f"({number}{p})" in text for p in panels), page
         assert len(re.findall(r"<img", text)) >= len(panels), page
     claims = (html / "notebooks" / "claims.html").read_text()
-    assert all(f"<td><b>C{i}</b>" in claims for i in range(1, 9))
+    assert all(f"<td><b>C{i}</b>" in claims for i in range(1, 9)) and "<td><b>D1</b>" in claims  # beyond the paper
+    dsa = (html / "notebooks" / "dsa.html").read_text()
+    assert "Measured here" in dsa and "glue:text" not in dsa and "DSA distance" in dsa
     assert "permutation p-value" in claims and "Rule:" in claims
     for page in (name for name in NOTEBOOKS if name.startswith(("fig", "appendix"))):
         text = (html / "notebooks" / f"{page}.html").read_text()
