@@ -410,8 +410,9 @@ def d1(pops: dict) -> Claim:
         "beyond the paper: DSA, like the fixed-point topology, does not separate architectures",
         paper="Finally, we find considerably more universality across architectures in the topological structure of "
         "fixed points, limit cycles, and specific properties of the linearized dynamics about fixed points. (§1) "
-        "Measured with DSA: Beyond Geometry: Comparing the Temporal Structure of Computation in Neural Circuits "
-        "with Dynamical Similarity Analysis (Ostrow et al., NeurIPS 2023)",
+        "Measured with DSA: Via four case studies, we demonstrate that our method effectively identifies and "
+        "distinguishes dynamic structure in recurrent neural networks (RNNs), whereas geometric methods fall short. "
+        "(Ostrow et al., NeurIPS 2023, abstract)",
         rule="on every task, the architecture label among the tanh networks does not cluster on DSA distances "
         "(angular; delays 4, rank 16; permutation p >= 0.05); beside it, not deciding: DSA's p for activation "
         "and SVCCA's p for architecture (as C2)",
