@@ -6,20 +6,25 @@
   ``unfinished_cdi`` a copy of it with three work units left to train.
 - ``interrupt`` runs the command line and signals it (Ctrl-C, kill -9) at a chosen moment.
 - ``tiny_book`` is the whole book built once at the tiny scale (the book and browser tests read it).
+- nbval's kernels talk over IPC sockets in a private folder, as the book's do: no TCP port, and so
+  no unencrypted-TCP warning from any kernel the suite starts.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import nbval.kernel
 import pytest
 
 import paperlib
@@ -29,6 +34,19 @@ from paperlib.store import COLUMNS, TaskStore, write_table
 from paperlib.sweep import train
 
 paperlib.use_host_devices()
+
+_SOCKETS = tempfile.mkdtemp(prefix="paperlib-nbval-")
+atexit.register(shutil.rmtree, _SOCKETS, ignore_errors=True)
+
+
+class KernelOverIPC(nbval.kernel.KernelManager):
+    """The kernel manager nbval starts each notebook's kernel with, on IPC sockets under ``_SOCKETS``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(transport="ipc", ip=tempfile.mkdtemp(dir=_SOCKETS) + "/kernel", **kwargs)
+
+
+nbval.kernel.KernelManager = KernelOverIPC  # nbval names no transport option; its module attribute is what it uses
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -199,3 +199,20 @@ def test_the_site_alone_is_rebuilt_from_executed_notebooks(cli, tiny_book):
     done = cli("book", "--no-execute", "--book", book, env={**os.environ, "GITHUB_REPOSITORY": "example-lab/paperlib"})
     assert done.returncode == 0, done.stderr
     assert page.read_text() == before
+
+
+def test_nbval_kernels_use_ipc_sockets(tmp_path):
+    """nbval's kernel manager (patched in conftest) starts kernels over IPC: the cause of the warning is gone."""
+    import nbval.kernel
+
+    log = tmp_path / "kernel.err"
+    with log.open("w") as stderr:
+        km, kc = nbval.kernel.start_new_kernel(kernel_name="python3", stderr=stderr)
+    try:
+        assert km.transport == "ipc" and km.ip.endswith("/kernel")
+        assert "tcp" not in json.dumps(km.get_connection_info(session=False), default=str)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    stderr = log.read_text()
+    assert "without encryption" not in stderr and "KeyboardInterrupt" not in stderr, stderr
