@@ -40,7 +40,7 @@ test: $(STAMP) $(ACTIONLINT) browser
 # with the kernel "paperlib (.venv)" registered inside the venv.
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name paperlib --display-name "paperlib (.venv)" >/dev/null
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(AS_ROOT)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks --KernelManager.transport=ipc $(AS_ROOT)
 
 # Fix what ruff can fix, in place.
 lint: $(STAMP)

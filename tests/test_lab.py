@@ -73,6 +73,7 @@ def lab(tmp_path_factory, root, tiny_data):
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={home / 'notebooks'}",
             "--ServerApp.port_retries=0",
+            "--KernelManager.transport=ipc",
             *(["--allow-root"] if os.geteuid() == 0 else []),
         ],
         stdout=subprocess.DEVNULL,
@@ -90,7 +91,7 @@ def lab(tmp_path_factory, root, tiny_data):
                 server.kill()
                 pytest.fail(f"JupyterLab did not start: {(home / 'server.log').read_text()[-2000:]}")
             time.sleep(0.3)
-    yield base
+    yield base, home
     server.terminate()
     try:
         server.wait(timeout=20)
@@ -99,12 +100,13 @@ def lab(tmp_path_factory, root, tiny_data):
 
 
 def test_the_project_kernel_is_listed(lab):
-    specs = _get(lab, "/api/kernelspecs")["kernelspecs"]
+    specs = _get(lab[0], "/api/kernelspecs")["kernelspecs"]
     assert specs["paperlib"]["spec"]["display_name"] == "paperlib (.venv)"
     assert Path(specs["paperlib"]["spec"]["argv"][0]).resolve() == Path(sys.executable).resolve()
 
 
 def test_a_notebooks_cells_run_in_the_project_kernel(lab, root):
+    lab, home = lab
     notebook = _get(lab, "/api/contents/tasks.ipynb")
     assert notebook["type"] == "notebook"
     session = _get(
@@ -118,6 +120,8 @@ def test_a_notebooks_cells_run_in_the_project_kernel(lab, root):
     finally:
         _get(lab, f"/api/sessions/{session['id']}", "DELETE")
     assert kernel not in {k["id"] for k in _get(lab, "/api/kernels")}
+    log = (home / "server.log").read_text()  # the kernel's own stderr too: over IPC, no unencrypted-TCP warning
+    assert "without encryption" not in log and "KeyboardInterrupt" not in log, log[-2000:]
 
 
 async def _execute(ws_base: str, kernel: str, sources: list[str], timeout: float = 120) -> list[dict]:
