@@ -37,7 +37,7 @@ import numpy as np
 
 import paperlib
 from paperlib import dsa
-from paperlib.analysis import network_states
+from paperlib.analysis import hidden_states
 from paperlib.store import population
 
 REFERENCE = r"""
@@ -171,10 +171,7 @@ def main():
     pop = population(args.data, args.profile, args.task)
     probe = pop.task.probe_inputs()
     n = len(pop) if args.n is None else min(args.n, len(pop))
-    systems = []
-    for model in pop.models[:n]:
-        states, _ = network_states(model, probe)
-        systems.append(np.asarray(model.cell.hidden(states)))
+    systems = [hidden_states(model, probe) for model in pop.models[:n]]
     rng = np.random.default_rng(0)
     all_pairs = np.array(np.triu_indices(n, 1)).T
     chosen = all_pairs[rng.choice(len(all_pairs), size=min(args.pairs, len(all_pairs)), replace=False)]

@@ -3,7 +3,8 @@
 - Every result is written to ``DIR/<profile>/<task>/analysis/<name>-<key>.npz``; ``key`` hashes
   the networks' weight checksums and the analysis parameters (``cache_path``), so a rerun loads
   it, and a retrained network or a changed parameter gives a new key.
-- ``probe_states``: each network's hidden states ``h`` on the probe inputs (LSTM: ``h``, not ``c``).
+- ``probe_states``: each network's hidden states ``h`` on the probe inputs (LSTM: ``h``, not ``c``);
+  ``probe_samples`` is one network's row of it, for a network outside the population.
 - ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks.
 - ``dsa_matrix``: Dynamical Similarity Analysis distances between all networks (``paperlib.dsa``).
 - ``state_scales``: each network's ``r``, the scale of SPEC §4's slow-point rule.
@@ -85,22 +86,30 @@ def network_states(model: RNN, inputs) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(states), np.asarray(outputs)
 
 
+def hidden_states(model: RNN, inputs) -> np.ndarray:
+    """The hidden states ``h`` (trials × time × units) of one network on a batch of inputs (LSTM: ``h``, not ``c``)."""
+    states, _ = network_states(model, inputs)
+    return np.asarray(model.cell.hidden(jnp.asarray(states)))
+
+
 def time_stride(task: Task, n_trials: int, max_samples: int) -> int:
     return max(1, int(np.ceil(n_trials * task.n_time / max_samples)))
 
 
+def probe_samples(model: RNN, task: Task, max_samples: int = 2000) -> np.ndarray:
+    """One network's representation for the similarity measures: its hidden states on the task's probe
+    inputs, every ``time_stride``-th step, as (samples × units) — a row of ``probe_states``."""
+    inputs = task.probe_inputs()
+    h = hidden_states(model, inputs)
+    return h[:, :: time_stride(task, len(inputs), max_samples)].reshape(-1, h.shape[-1])
+
+
 def probe_states(pop: Population, max_samples: int = 2000) -> np.ndarray:
     """Hidden states on the probe inputs, (networks × samples × units), cached."""
-    inputs = pop.task.probe_inputs()
-    stride = time_stride(pop.task, len(inputs), max_samples)
 
     def compute():
-        reps = []
-        for model in tqdm(pop.models, desc=f"{pop.task.name} probe states", leave=False):
-            states, _ = network_states(model, inputs)
-            h = np.asarray(model.cell.hidden(jnp.asarray(states)))
-            reps.append(h[:, ::stride].reshape(-1, h.shape[-1]))
-        return {"states": np.stack(reps)}
+        models = tqdm(pop.models, desc=f"{pop.task.name} probe states", leave=False)
+        return {"states": np.stack([probe_samples(model, pop.task, max_samples) for model in models])}
 
     return cached(cache_path(pop, "probe_states", max_samples=max_samples), compute)["states"]
 
@@ -122,8 +131,7 @@ def dsa_matrix(pop: Population, options: dsa.DSAOptions = dsa.DSAOptions()) -> n
         inputs = pop.task.probe_inputs()
         operators = []
         for model in tqdm(pop.models, desc=f"{pop.task.name} dsa fits", leave=False):
-            states, _ = network_states(model, inputs)
-            operators.append(dsa.fit(np.asarray(model.cell.hidden(jnp.asarray(states))), options))
+            operators.append(dsa.fit(hidden_states(model, inputs), options))
         return {"D": dsa.pairwise_operators(np.stack(operators), options, progress=False)}
 
     return cached(cache_path(pop, "distances_dsa", **dataclasses.asdict(options)), compute)["D"]
@@ -301,8 +309,6 @@ def untrained_probe_states(
     task: Task, architecture: str, activation: str, n_units: int, seeds: Sequence[int], max_samples: int = 2000
 ) -> np.ndarray:
     """Hidden states of freshly initialised networks on the task's probe inputs (Fig. 4's controls)."""
-    inputs = task.probe_inputs()
-    stride = time_stride(task, len(inputs), max_samples)
     reps = []
     for seed in seeds:
         model = make_rnn(
@@ -313,9 +319,7 @@ def untrained_probe_states(
             task.n_outputs,
             jax.random.split(jax.random.PRNGKey(seed))[0],
         )
-        states, _ = network_states(model, inputs)
-        h = np.asarray(model.cell.hidden(jnp.asarray(states)))
-        reps.append(h[:, ::stride].reshape(-1, h.shape[-1]))
+        reps.append(probe_samples(model, task, max_samples))
     return np.stack(reps)
 
 
