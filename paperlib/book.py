@@ -25,8 +25,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import nbformat
 from tqdm import tqdm
+
+from paperlib.profiles import TASK_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
@@ -44,7 +45,6 @@ NOTEBOOKS: tuple[str, ...] = (
     "claims",
     "performance",
 )  # in the book's order
-ALL_TASKS = ("flipflop", "sine", "cdi")
 # the tasks whose populations each notebook reads (``run`` trains those that are missing)
 NEEDS: dict[str, tuple[str, ...]] = {
     "tasks": (),
@@ -52,11 +52,11 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "fig2_sine": ("sine",),
     "fig3_cdi": ("cdi",),
     "fig4_untrained": ("cdi",),
-    "appendix_c_losses": ALL_TASKS,
-    "appendix_e_svcca_cka": ALL_TASKS,
+    "appendix_c_losses": TASK_NAMES,
+    "appendix_e_svcca_cka": TASK_NAMES,
     "your_networks": ("flipflop",),
-    "dsa": ALL_TASKS,
-    "claims": ALL_TASKS,
+    "dsa": TASK_NAMES,
+    "claims": TASK_NAMES,
     "performance": (),
 }
 PAGES = "notebooks"  # the executed notebooks' folder in the book: page ``notebooks/<name>``, as in the repository
@@ -311,6 +311,8 @@ def publishable(path: Path, repo: Repository | None) -> None:
     """Make an executed notebook fit to publish, in place: papermill's record of the paths relative
     to the repository (no path of the build machine), its injected parameters folded like every
     code cell, and the install cell told where the published branch is."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     record = nb.metadata.get("papermill", {})
     record.update(input_path=f"notebooks/{path.name}", output_path=f"{PAGES}/{path.name}")
