@@ -1,6 +1,7 @@
 """Command line of paperlib.
 
     python -m paperlib train --task all --profile small [--data data] [--dask local | --scheduler ADDR] [--repair]
+                             [--max-members N]
     python -m paperlib claims --profile small [--json]
     python -m paperlib book --profile small [--no-execute]
     python -m paperlib run fig3_cdi --profile small
@@ -42,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds to wait for the --scheduler before giving up (default: 10)",
     )
     train.add_argument("--repair", action="store_true", help="retrain networks whose stored files are damaged")
+    train.add_argument(
+        "--max-members",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the most networks one population holds (default: what fits the GPU's memory; no limit on CPUs)",
+    )
 
     claims = commands.add_parser("claims", help="measure the paper's claims C1-C8 on a trained population")
     claims.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
@@ -92,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     _check_data_dir(parser, args.data)
     if args.command == "train" and args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be a positive integer, got {args.workers}")
+    if args.command == "train" and args.max_members is not None and args.max_members < 1:
+        parser.error(f"--max-members must be a positive integer, got {args.max_members}")
     if args.command == "train" and not args.scheduler_timeout > 0:
         parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
@@ -158,7 +168,9 @@ def _train(args) -> int:
     tasks = TASK_NAMES if args.task == "all" else (args.task,)
     client = _client(args) if args.dask or args.scheduler else None
     try:
-        summary = train(tasks, args.profile, str(args.data), client=client, repair=args.repair)
+        summary = train(
+            tasks, args.profile, str(args.data), client=client, repair=args.repair, max_members=args.max_members
+        )
     finally:
         if client is not None:
             client.close()

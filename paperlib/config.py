@@ -13,6 +13,11 @@ from typing import Literal
 from paperlib._checks import check_choice, check_int, check_number
 
 Optimizer = Literal["sgd", "adam"]
+Matmul = Literal["float32", "tensorfloat32", "bfloat16"]
+
+# How each ``TrainConfig.matmul`` is asked of XLA: true float32 (``HIGHEST``: JAX's default
+# precision lets GPUs compute float32 products in TF32), or the named dot algorithm.
+MATMUL_PRECISION = {"float32": "highest", "tensorfloat32": "TF32_TF32_F32", "bfloat16": "BF16_BF16_F32"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +65,10 @@ class TrainConfig:
     - ``retries``: (not the paper's procedure; off by default) a member that diverges is first put
       back to where it stood at the start of that compiled call with its learning rate halved, up
       to this many times.
+    - ``matmul``: the arithmetic of training's matrix products: ``"float32"`` (the default, on every
+      device), or on GPUs ``"tensorfloat32"`` (TF32 tensor cores, NVIDIA Ampere or later) or
+      ``"bfloat16"`` (bf16 inputs, float32 accumulation); states, gradients and weights stay float32.
+      Only training uses it: validation and every analysis keep float32 (or float64).
     """
 
     n_iterations: int = 20_000
@@ -69,7 +78,9 @@ class TrainConfig:
     decay_steps: int | None = None
     divergence_loss: float = 1e4
     divergence_patience: int = 0
+    matmul: Matmul = "float32"
     retries: int = 0
+    matmul: Matmul = "float32"
 
     def __post_init__(self):
         for field in ("n_iterations", "batch_size", "steps_per_call"):
@@ -80,11 +91,14 @@ class TrainConfig:
         check_number("divergence_loss", self.divergence_loss, 0.0, low_open=True)
         check_int("divergence_patience", self.divergence_patience, low=0)
         check_int("retries", self.retries, low=0)
+        check_choice("matmul", self.matmul, tuple(MATMUL_PRECISION))
 
     @property
     def step(self) -> StepSettings:
         """The settings one training iteration depends on (part of the compiled program's key)."""
-        return StepSettings(self.batch_size, self.optimizer, self.divergence_loss, self.divergence_patience)
+        return StepSettings(
+            self.batch_size, self.optimizer, self.divergence_loss, self.divergence_patience, self.matmul
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,3 +109,4 @@ class StepSettings:
     optimizer: Optimizer
     divergence_loss: float
     divergence_patience: int = 0
+    matmul: Matmul = "float32"

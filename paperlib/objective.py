@@ -155,7 +155,8 @@ def errors(models: RNN, task: Task, key: PRNGKeyArray, batch: int = 256) -> tupl
     divided by the variance of the batch's targets.
     """
     inputs, targets = task.sample(key, batch)
-    values = np.asarray(eqx.filter_vmap(mse, in_axes=(0, None, None))(models, inputs, targets))
+    with jax.default_matmul_precision("highest"):  # float32 products on GPUs too, whatever training used
+        values = np.asarray(eqx.filter_vmap(mse, in_axes=(0, None, None))(models, inputs, targets))
     return values, values / float(jnp.var(targets))
 
 

@@ -1,10 +1,11 @@
 """Populations at every scale: hyperparameter search and resumable sweeps over a profile.
 
-- The sweep is cut into work units (``paperlib.profiles.WorkUnit``), one per configuration with
-  all its seeds (or, for the search, all its trials) as members of one population.
-- A unit's networks are stored together when it finishes; rerunning skips every unit already
+- The sweep is cut into work units (``paperlib.profiles.WorkUnit``), one per configuration, and
+  the missing units are packed by shape: every configuration of one architecture × activation ×
+  size trains as one population (its seeds, or for the search its trials, all members at once).
+- A unit's networks are stored together when its pack finishes; rerunning skips every unit already
   stored and intact, so an interrupted sweep (Ctrl-C, kill -9) resumes where it stopped.
-- Units run in this process, or on a Dask cluster (``train(..., client=...)``).
+- Packs run in this process, or on a Dask cluster (``train(..., client=...)``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from tqdm import tqdm
 
 from paperlib.config import Hyperparameters
 from paperlib.objective import errors
-from paperlib.profiles import Profile, WorkUnit, get_profile
+from paperlib.profiles import Profile, WorkUnit, consecutive_groups, get_profile, pack
 from paperlib.store import Population, StoreError, TaskStore, exclusive, population, serialise
+from paperlib.tasks import Task
 from paperlib.train import train_population
 
 VALIDATION_SEED = 7_777_777  # the held-out batch every network is validated on
@@ -54,27 +56,74 @@ def _row(
     )
 
 
-def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters, progress: bool = False):
-    """Train one work unit through every stage; return its manifest rows and serialised networks."""
-    plan = profile.plan(unit.task)
-    n = len(unit.seeds)
+def members_that_fit(task: Task, architecture: str, n_units: int, batch_size: int, device=None) -> int | None:
+    """How many networks of this shape one population may hold on ``device`` (None: no limit known).
+
+    An estimate, not a measurement: the backward pass keeps about (gates + 2) floats per unit, time
+    step and trial of every member, counted 3 times over for XLA's temporaries, against 60% of the
+    device's memory limit. Hosts report no limit (None): a CPU population is not split.
+    """
+    device = device or jax.local_devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if not stats or "bytes_limit" not in stats:
+        return None
+    gates = {"vanilla": 1, "ugrnn": 2, "gru": 3, "lstm": 4}[architecture]
+    per_member = 3 * 4 * batch_size * task.n_time * n_units * (gates + 2)
+    return max(1, int(0.6 * stats["bytes_limit"] // per_member))
+
+
+def run_pack(
+    profile: Profile,
+    units: Sequence[WorkUnit],
+    hyperparameters: Sequence[Hyperparameters],
+    max_members: int | None = None,
+    progress: bool = False,
+) -> list[tuple[list[dict], list[bytes]]]:
+    """Train work units of one shape as one population through every stage; per unit, its manifest
+    rows and serialised networks.
+
+    Each unit's seeds train with that unit's ``hyperparameters`` (its L2 and optimiser settings);
+    members never interact, so every network is the one its unit trained alone would give. A pack
+    larger than ``max_members`` (default: what fits the device, ``members_that_fit``) is trained
+    in consecutive populations.
+    """
+    units = tuple(units)
+    if len({u.shape for u in units}) != 1 or len(hyperparameters) != len(units):
+        raise ValueError("a pack needs work units of one shape and one Hyperparameters per unit")
+    plan = profile.plan(units[0].task)
+    stages = plan.stages_for(units[0].architecture, units[0].activation)
+    if max_members is None:
+        config = stages[0].config
+        max_members = members_that_fit(plan.task, units[0].architecture, units[0].units, config.batch_size)
+    out = []
+    for group in consecutive_groups([len(u.seeds) for u in units], max_members):
+        out += _train_together([units[i] for i in group], [hyperparameters[i] for i in group], plan, stages, progress)
+    return out
+
+
+def _train_together(units, hyperparameters, plan, stages, progress):
+    first = units[0]
+    seeds = [s for u in units for s in u.seeds]
+    owner = [i for i, u in enumerate(units) for _ in u.seeds]
+    n = len(seeds)
     models, retries, offset = None, np.zeros(n, int), 0
     failures, diverged_at = [""] * n, np.full(n, -1)  # the first failure of each network, in any stage
-    stages = plan.stages_for(unit.architecture, unit.activation)
+    name = first.name if len(units) == 1 else f"{first.name.rsplit('-l2_', 1)[0]} ×{len(units)} L2"
     for i, stage in enumerate(stages):
-        hp = dataclasses.replace(
-            hyperparameters, learning_rate=hyperparameters.learning_rate * stage.learning_rate_scale
-        )
+        hps = [
+            dataclasses.replace(hp, learning_rate=hp.learning_rate * stage.learning_rate_scale)
+            for hp in (hyperparameters[k] for k in owner)
+        ]
         result = train_population(
             stage.task,
-            unit.architecture,
-            unit.activation,
-            unit.units,
-            unit.seeds,
-            hp,
+            first.architecture,
+            first.activation,
+            first.units,
+            seeds,
+            hps,
             stage.config,
             initial=models,
-            progress=f"{unit.name} stage {i + 1}" if progress else False,
+            progress=f"{name} stage {i + 1}" if progress else False,
         )
         models, retries = result.models, retries + result.retries
         for j, failure in enumerate(result.failures):
@@ -82,45 +131,80 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
                 failures[j], diverged_at[j] = failure, offset + int(result.diverged_at[j])
         offset += stage.config.n_iterations
     _, validation = errors(models, plan.task, jax.random.PRNGKey(VALIDATION_SEED))
-    rows = []
-    for i, (seed, name) in enumerate(zip(unit.seeds, unit.network_ids)):
-        failure = _failure(failures[i], validation[i])
-        rows.append(
-            dict(
-                network=name,
-                **_row(unit, seed, hyperparameters, offset, validation[i], failure, diverged_at[i]),
-                optimizer=stages[-1].config.optimizer,
-                final_loss=float(result.final_loss[i]) if not failures[i] else math.nan,
-                retries=int(retries[i]),
+    out, j = [], 0
+    for unit, hp in zip(units, hyperparameters):
+        rows, blobs = [], []
+        for seed, name in zip(unit.seeds, unit.network_ids):
+            failure = _failure(failures[j], validation[j])
+            rows.append(
+                dict(
+                    network=name,
+                    **_row(unit, seed, hp, offset, validation[j], failure, diverged_at[j]),
+                    optimizer=stages[-1].config.optimizer,
+                    final_loss=float(result.final_loss[j]) if not failures[j] else math.nan,
+                    retries=int(retries[j]),
+                )
             )
+            blobs.append(serialise(result.member(j)))
+            j += 1
+        out.append((rows, blobs))
+    return out
+
+
+def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters, progress: bool = False):
+    """Train one work unit through every stage; return its manifest rows and serialised networks."""
+    return run_pack(profile, [unit], [hyperparameters], progress=progress)[0]
+
+
+def run_search_pack(
+    profile: Profile, units: Sequence[WorkUnit], max_members: int | None = None, progress: bool = False
+) -> list[list[dict]]:
+    """Random search for work units of one shape: every trial of every unit a member of one population.
+
+    Each unit draws its own trials (``SearchSpace.sample`` of its ``search_seed`` and L2) and trains
+    them on its first seed; per unit, its search rows.
+    """
+    units = tuple(units)
+    if len({u.shape for u in units}) != 1:
+        raise ValueError("a pack needs work units of one shape")
+    plan = profile.plan(units[0].task)
+    stage = plan.stages[0]
+    config = dataclasses.replace(stage.config, n_iterations=plan.search.n_iterations)
+    trials = [plan.search.sample(u.search_seed, u.l2) for u in units]
+    if max_members is None:
+        max_members = members_that_fit(stage.task, units[0].architecture, units[0].units, config.batch_size)
+    out = []
+    for group in consecutive_groups([len(t) for t in trials], max_members):
+        first = units[group[0]]
+        seeds = [units[k].seeds[0] for k in group for _ in trials[k]]
+        hps = [hp for k in group for hp in trials[k]]
+        name = first.name if len(group) == 1 else f"{first.name.rsplit('-l2_', 1)[0]} ×{len(group)} L2"
+        result = train_population(
+            stage.task,
+            first.architecture,
+            first.activation,
+            first.units,
+            seeds,
+            hps,
+            config,
+            progress=f"{name} search" if progress else False,
         )
-    return rows, [serialise(result.member(i)) for i in range(len(unit.seeds))]
+        _, validation = errors(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
+        j = 0
+        for k in group:
+            unit, rows = units[k], []
+            for i, hp in enumerate(trials[k]):
+                failure = _failure(result.failures[j], validation[j])
+                row = _row(unit, unit.seeds[0], hp, config.n_iterations, validation[j], failure, result.diverged_at[j])
+                rows.append(dict(config=unit.name, trial=i, **row))
+                j += 1
+            out.append(rows)
+    return out
 
 
 def run_search(profile: Profile, unit: WorkUnit, progress: bool = False) -> list[dict]:
     """Random search for one configuration: every trial a member of one population."""
-    plan = profile.plan(unit.task)
-    stage = plan.stages[0]
-    trials = plan.search.sample(unit.search_seed, unit.l2)
-    seed = unit.seeds[0]
-    config = dataclasses.replace(stage.config, n_iterations=plan.search.n_iterations)
-    result = train_population(
-        stage.task,
-        unit.architecture,
-        unit.activation,
-        unit.units,
-        [seed] * len(trials),
-        trials,
-        config,
-        progress=f"{unit.name} search" if progress else False,
-    )
-    _, validation = errors(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
-    rows = []
-    for i, hp in enumerate(trials):
-        failure = _failure(result.failures[i], validation[i])
-        row = _row(unit, seed, hp, config.n_iterations, validation[i], failure, result.diverged_at[i])
-        rows.append(dict(config=unit.name, trial=i, **row))
-    return rows
+    return run_search_pack(profile, [unit], progress=progress)[0]
 
 
 def best_trial(search_rows: Sequence[dict], unit: WorkUnit) -> Hyperparameters:
@@ -174,6 +258,7 @@ def train(
     client=None,
     repair: bool = False,
     progress: bool = True,
+    max_members: int | None = None,
 ) -> dict[str, TaskSummary]:
     """Train (or finish training) the populations of ``tasks`` at ``profile`` under ``data``.
 
@@ -182,12 +267,17 @@ def train(
     - ``tasks``: task names (``paperlib.profiles.TASK_NAMES``).
     - ``profile``: a profile name or a ``Profile``.
     - ``data``: the data directory; populations go to ``data/<profile>/<task>/``.
-    - ``client``: a ``dask.distributed.Client`` to run the work units on a cluster (default: here).
+    - ``client``: a ``dask.distributed.Client`` to run the work on a cluster (default: here).
     - ``repair``: retrain networks whose weights file is missing or damaged (else: an error).
     - ``progress``: show a progress bar over the work units.
+    - ``max_members``: the most networks one population holds (default: what fits the device's
+      memory, ``members_that_fit``; no limit on CPUs).
 
-    **Returns:** per task, a ``TaskSummary``. Only missing work is done: stored, intact networks
-    are never trained again, so an interrupted run resumes where it stopped.
+    **Returns:** per task, a ``TaskSummary``. The work units still missing are packed by shape
+    (``paperlib.profiles.pack``): every L2 value of an architecture × activation × size trains as
+    one population, and its searches as another, which is what fills a GPU; the networks are the
+    same as unit by unit. Only missing work is done: stored, intact networks are never trained
+    again, so an interrupted run resumes where it stopped (at the last finished pack).
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     for task in tasks:
@@ -217,23 +307,28 @@ def train(
                 store, plan = stores[task], prof.plan(task)
                 if plan.search is not None:
                     searched = {r["config"] for r in store.search_rows()}
-                    todo = [(prof, u) for u in units if u.name not in searched]
-                    for _, rows in mapper(run_search, todo):
-                        store.add_search(rows)
-                        bar.set_postfix_str(f"searched {rows[0]['config']}")
+                    todo = [u for u in units if u.name not in searched]
+                    n_trials = plan.search.n_trials
+                    jobs = [(prof, p, max_members) for p in pack(todo, max_members, members=lambda u: n_trials)]
+                    for _, per_unit in mapper(run_search_pack, jobs):
+                        for rows in per_unit:
+                            store.add_search(rows)
+                        bar.set_postfix_str(f"searched {per_unit[-1][0]['config']}")
                     search_rows = store.search_rows()
-                    jobs = [(prof, u, best_trial(search_rows, u)) for u in units]
+                    chosen = {u.name: best_trial(search_rows, u) for u in units}
                 else:
-                    jobs = [(prof, u, plan.hyperparameters(u.architecture, u.activation, u.l2)) for u in units]
-                for (_, unit, _), (rows, blobs) in mapper(run_unit, jobs):
-                    store.add(rows, blobs)
-                    summary[task] = dataclasses.replace(
-                        summary[task],
-                        trained=summary[task].trained + len(rows),
-                        diverged=summary[task].diverged + sum(r["status"] != "ok" for r in rows),
-                    )
-                    bar.set_postfix_str(unit.name)
-                    bar.update(1)
+                    chosen = {u.name: plan.hyperparameters(u.architecture, u.activation, u.l2) for u in units}
+                jobs = [(prof, p, tuple(chosen[u.name] for u in p), max_members) for p in pack(units, max_members)]
+                for (_, packed, _, _), per_unit in mapper(run_pack, jobs):
+                    for unit, (rows, blobs) in zip(packed, per_unit):
+                        store.add(rows, blobs)
+                        summary[task] = dataclasses.replace(
+                            summary[task],
+                            trained=summary[task].trained + len(rows),
+                            diverged=summary[task].diverged + sum(r["status"] != "ok" for r in rows),
+                        )
+                        bar.set_postfix_str(unit.name)
+                        bar.update(1)
     return summary
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 from tqdm import tqdm
 
-from paperlib.config import Hyperparameters, StepSettings, TrainConfig
+from paperlib.config import MATMUL_PRECISION, Hyperparameters, StepSettings, TrainConfig
 from paperlib.objective import FAILURES, HyperArrays, MemberState, make_optimizer, member_step
 from paperlib.rnn import RNN, make_rnn
 from paperlib.tasks import Task
@@ -110,9 +110,10 @@ def _chunk(
 
         return jax.lax.scan(body, state, start + jnp.arange(n_steps))
 
-    if vectorise:
-        return jax.vmap(one_member)(states, hps, keys)
-    return jax.lax.map(lambda a: one_member(*a), (states, hps, keys))
+    with jax.default_matmul_precision(MATMUL_PRECISION[settings.matmul]):
+        if vectorise:
+            return jax.vmap(one_member)(states, hps, keys)
+        return jax.lax.map(lambda a: one_member(*a), (states, hps, keys))
 
 
 # One pmapped ``_chunk`` per tuple of devices (in practice one); jax.pmap then keeps one compiled
@@ -196,6 +197,8 @@ def train_population(
         raise ValueError("devices must name at least one device")
     if vectorise is None:
         vectorise = devices[0].platform != "cpu"
+    if config.matmul == "tensorfloat32" and devices[0].platform != "gpu":
+        raise ValueError(f"matmul='tensorfloat32' needs an NVIDIA GPU (Ampere or later), not {devices[0].platform}")
     n_dev = len(devices)
     per_device = -(-len(seeds) // n_dev)
     n_pad = per_device * n_dev - len(seeds)

@@ -181,6 +181,11 @@ DATA = [
         r"exit 2: .*--workers must be a positive integer",
     ),
     (
+        "zero members per population",
+        lambda d: d.cli_here("train", "--max-members", "0", "--data", str(d.stored)),
+        r"exit 2: .*--max-members must be a positive integer",
+    ),
+    (
         "data directory is a file",
         lambda d: d.cli_here("train", "--task", "cdi", "--data", str(d.stored / "tiny" / "cdi" / "manifest.csv")),
         r"exit 2: .*is a file, not a directory",

@@ -193,3 +193,78 @@ def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_
     store.manifest_path.write_text(old.replace("validation_loss", "val_loss", 1))
     with pytest.raises(StoreError, match="manifest.csv is damaged"):
         store.rows()
+
+
+def test_a_shape_packed_into_one_population_gives_each_configuration_its_own_networks(tmp_path, mini, monkeypatch):
+    """Every L2 value's seeds (and every configuration's search trials) train as one population,
+    with each member's own L2 and optimiser settings; the weights are those of unit-by-unit training."""
+    import paperlib.sweep as sweep
+
+    two_l2 = dataclasses.replace(mini, architectures=("gru",), l2s=(1e-4, 1e-2), seeds=(0, 1))
+    sizes = []
+    real = sweep.train_population
+
+    def counted(task, arch, act, n, seeds, *args, **kwargs):
+        sizes.append(len(seeds))
+        return real(task, arch, act, n, seeds, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "train_population", counted)
+    train(["flipflop", "sine"], two_l2, str(tmp_path / "packed"), progress=False)
+    # flip-flop: one search of 2 configurations × 2 trials, then 2 L2 × 2 seeds; sine: each stage of 2 × 2 seeds
+    assert sizes == [4, 4] + [4] * len(two_l2.plan("sine").stages)
+    sizes.clear()
+    train(["flipflop", "sine"], two_l2, str(tmp_path / "alone"), progress=False, max_members=2)
+    assert sizes and all(n == 2 for n in sizes)
+    for task in ("flipflop", "sine"):
+        packed, alone = (TaskStore(tmp_path / k, "mini", task) for k in ("packed", "alone"))
+        assert packed.search_rows() == alone.search_rows()
+        assert packed.rows() == alone.rows() and len(packed.rows()) == 4
+        assert {r["l2"] for r in packed.rows()} == {1e-4, 1e-2}
+        for row in packed.rows():
+            assert packed.weights_path(row).read_bytes() == alone.weights_path(row).read_bytes()
+    searched = {(r["config"], r["l2"]) for r in TaskStore(tmp_path / "packed", "mini", "flipflop").search_rows()}
+    assert len(searched) == 2, "each configuration searched with its own L2"
+
+
+def test_packs_group_one_shape_and_respect_the_member_limit():
+    from paperlib.profiles import consecutive_groups, pack
+
+    paper = get_profile("paper")
+    units = paper.work_units("cdi")
+    packs = pack(units)
+    assert len(packs) == 4 * 2 * 3 and all(len(p) == 4 and len({u.shape for u in p}) == 1 for p in packs)
+    packed = [u for p in packs for u in p]
+    assert len(packed) == len(units) and set(packed) == set(units)
+    halves = pack(units, max_members=60)
+    assert len(halves) == 2 * len(packs) and all(sum(len(u.seeds) for u in p) == 60 for p in halves)
+    assert len(pack(units, max_members=10)) == len(units), "a unit is never split"
+    assert consecutive_groups([3, 3, 5, 1], 6) == [[0, 1], [2, 3]]
+    assert consecutive_groups([3, 3], None) == [[0, 1]]
+    with pytest.raises(ValueError, match="max_members"):
+        pack(units, max_members=0)
+
+
+def test_members_that_fit_reads_the_device_limit():
+    from paperlib.sweep import members_that_fit
+    from paperlib.tasks import FlipFlop
+
+    class Device:
+        platform = "gpu"
+
+        def __init__(self, limit):
+            self.limit = limit
+
+        def memory_stats(self):
+            return {"bytes_limit": self.limit}
+
+    task = FlipFlop()  # T = 100
+    per_member = 3 * 4 * 64 * 100 * 256 * (3 + 2)  # GRU-256, batch 64
+    assert members_that_fit(task, "gru", 256, 64, Device(10 * per_member / 0.6)) == 10
+    assert members_that_fit(task, "gru", 256, 64, Device(1)) == 1
+    assert members_that_fit(task, "gru", 256, 64, jax_cpu()) is None
+
+
+def jax_cpu():
+    import jax
+
+    return jax.devices("cpu")[0]

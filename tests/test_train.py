@@ -5,6 +5,7 @@ import dataclasses
 import equinox as eqx
 import jax
 import numpy as np
+import pytest
 
 from paperlib.config import Hyperparameters, TrainConfig
 from paperlib.objective import errors
@@ -125,3 +126,37 @@ def test_adam_and_step_count_not_divisible_by_chunk():
     hp = Hyperparameters(learning_rate=3e-3, decay_rate=0.5, momentum=0.0, clip=1.0)
     pop = train_population(FlipFlop(n_time=20), "ugrnn", "tanh", 8, [0, 1], hp, config, progress=False)
     assert pop.losses.shape == (2, 25) and np.isfinite(pop.losses).all()
+
+
+def _lowered_dots(matmul: str) -> list[str]:
+    """The dot products of the compiled training chunk, as StableHLO lines."""
+    import functools
+
+    from paperlib.objective import HyperArrays, MemberState, make_optimizer
+    from paperlib.train import _chunk, init_population
+
+    task, config = FlipFlop(n_time=5), dataclasses.replace(TINY, matmul=matmul)
+    models, keys = init_population(task, "gru", "tanh", 4, [0])
+    params, static = eqx.partition(models, eqx.is_array)
+    hps = HyperArrays.stack([GOOD], 10)
+    opt = jax.vmap(lambda p, h: make_optimizer(h, "sgd").init(p))(params, hps)
+    states = MemberState.fresh(params, opt, (1,))
+    chunk = functools.partial(_chunk, static, task, config.step, 2, False)
+    text = jax.jit(chunk).lower(states, hps, keys, jax.numpy.int32(0)).as_text()
+    return [line for line in text.splitlines() if "dot_general" in line]
+
+
+def test_training_products_are_float32_unless_asked_otherwise():
+    # JAX's default precision lets GPUs compute float32 products in TF32: training asks for float32
+    dots = _lowered_dots("float32")
+    assert dots and all("precision = [HIGHEST, HIGHEST]" in line for line in dots)
+    bf16 = _lowered_dots("bfloat16")
+    assert len(bf16) == len(dots) and all("lhs_precision_type = bf16" in line for line in bf16)
+
+
+def test_tensorfloat32_is_refused_off_gpus_and_unknown_precisions_are_named():
+    with pytest.raises(ValueError, match="matmul"):
+        TrainConfig(matmul="float16")
+    config = dataclasses.replace(TINY, matmul="tensorfloat32")
+    with pytest.raises(ValueError, match="tensorfloat32.*NVIDIA GPU"):
+        train_population(FlipFlop(n_time=5), "gru", "tanh", 4, [0], GOOD, config, progress=False)
