@@ -1,8 +1,8 @@
 """The population scales (SPEC.md §7) and how each trains every task, in one place.
 
-- ``Profile`` (``tiny``, ``small``, ``paper``): the grid of SPEC.md §3 (architectures ×
-  activations × units × L2 × seeds) and a ``TaskPlan`` per task; every reduction of the small
-  and tiny profiles is stated in its ``description``.
+- ``Profile`` (``tiny``, ``small``, ``medium``, ``paper``): the grid of SPEC.md §3 (architectures
+  × activations × units × L2 × seeds) and a ``TaskPlan`` per task; every reduction from the paper
+  is stated in its ``description``.
 - ``TaskPlan``: the ``Stage``s a task trains through (one for the paper; a curriculum over T for
   the small profile's sine wave) and fixed optimiser settings or a random ``SearchSpace``.
 - ``WorkUnit``: one configuration's networks, stored together and named by ``network_id``.
@@ -268,6 +268,11 @@ _SMALL_SINE = (
 )
 
 _PAPER_CONFIG = TrainConfig(n_iterations=20_000, batch_size=64, steps_per_call=50)
+_PAPER_PLANS = (
+    ("flipflop", TaskPlan((Stage(FlipFlop(), _PAPER_CONFIG),), search=SearchSpace())),
+    ("sine", TaskPlan((Stage(SineWave(), _PAPER_CONFIG),), search=SearchSpace(), exclude=(("lstm", "relu"),))),
+    ("cdi", TaskPlan((Stage(ContextIntegration(), _PAPER_CONFIG),), search=SearchSpace())),
+)
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile(
@@ -277,12 +282,25 @@ PROFILES: dict[str, Profile] = {
         units=(64, 128, 256),
         l2s=(1e-5, 1e-4, 1e-3, 1e-2),
         seeds=tuple(range(30)),
-        plans=(
-            ("flipflop", TaskPlan((Stage(FlipFlop(), _PAPER_CONFIG),), search=SearchSpace())),
-            ("sine", TaskPlan((Stage(SineWave(), _PAPER_CONFIG),), search=SearchSpace(), exclude=(("lstm", "relu"),))),
-            ("cdi", TaskPlan((Stage(ContextIntegration(), _PAPER_CONFIG),), search=SearchSpace())),
-        ),
+        plans=_PAPER_PLANS,
         description="SPEC.md §3: 96 configurations × 30 seeds per task, 20,000 iterations, random search",
+    ),
+    # The smallest grid that asks every claim the paper's way: every cell, two sizes, two L2 values,
+    # and the paper's tasks, optimiser, search and 20,000 iterations. Projected from the H200 timings
+    # (benchmarks/paper_scale.py --project): about 2 H200-hours packed by shape; not yet run on a GPU.
+    "medium": Profile(
+        name="medium",
+        architectures=ARCHITECTURES,
+        activations=tuple(ACTIVATIONS),
+        units=(64, 128),
+        l2s=(1e-5, 1e-3),
+        seeds=tuple(range(10)),
+        plans=_PAPER_PLANS,
+        description=(
+            "every architecture × activation, 64 and 128 units, L2 1e-5 and 1e-3, 10 seeds (the paper: 3 sizes × "
+            "4 L2 × 30 seeds); the paper's tasks, SGD with its random search (16 trials × 2,000 iterations per "
+            "configuration) and 20,000 iterations"
+        ),
     ),
     "small": Profile(
         name="small",

@@ -216,3 +216,14 @@ def test_nbval_kernels_use_ipc_sockets(tmp_path):
         km.shutdown_kernel(now=True)
     stderr = log.read_text()
     assert "without encryption" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+def test_every_notebook_takes_every_profile(root):
+    """``make book PROFILE=<any>`` runs every notebook: a table chosen by ``[profile]`` names them all."""
+    from paperlib.profiles import PROFILES
+
+    for name in NOTEBOOKS:
+        for cell in nbformat.read(root / "notebooks" / f"{name}.ipynb", 4).cells:
+            if cell.cell_type == "code" and "[profile]" in cell.source:
+                keys = set(re.findall(r'^\s*"(\w+)":', cell.source, re.M))
+                assert keys >= set(PROFILES), f"{name}: no entry for {set(PROFILES) - keys}"

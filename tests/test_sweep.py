@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 
-from paperlib.profiles import PROFILES, SearchSpace, WorkUnit, get_profile
+from paperlib.profiles import PROFILES, SearchSpace, WorkUnit, get_profile, pack
 from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
 from paperlib.sweep import TaskSummary, best_trial, train
 
@@ -38,6 +38,19 @@ def test_paper_profile_is_the_papers_grid():
         (0.1, 0.9),
         (0.0, 1.0),
     )
+
+
+def test_medium_profile_asks_the_claims_the_papers_way_on_a_smaller_grid():
+    paper, medium = get_profile("paper"), get_profile("medium")
+    assert medium.plans == paper.plans  # tasks, SGD, the random search, 20,000 iterations
+    assert (medium.architectures, medium.activations) == (paper.architectures, paper.activations)
+    assert set(medium.units) == {64, 128} and len(medium.l2s) >= 2 and set(medium.l2s) <= set(paper.l2s)
+    assert len(medium.seeds) >= 10
+    assert [len(p) for p in pack(medium.work_units("cdi"))] == [2] * 16  # 4 cells × 2 activations × 2 sizes
+    from paperlib.claims import caveats
+
+    assert set(caveats("medium")) == {"C2", "C3", "C5", "C8"}, "only the grid differs from the paper's"
+    assert set(caveats("small")) == {f"C{i}" for i in range(1, 9)}
 
 
 def test_search_samples_lie_in_the_papers_ranges_and_log_uniformly():
