@@ -197,8 +197,8 @@ DATA = [
     ),
     (
         "unknown book profile",
-        lambda d: d.cli_here("book", "--profile", "medium", "--data", str(d.stored)),
-        r"exit 2: .*invalid choice: 'medium'",
+        lambda d: d.cli_here("book", "--profile", "enormous", "--data", str(d.stored)),
+        r"exit 2: .*invalid choice: 'enormous'",
     ),
     (
         "claims with nothing trained",
