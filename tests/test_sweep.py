@@ -222,20 +222,18 @@ def test_a_shape_packed_into_one_population_gives_each_configuration_its_own_net
         return real(task, arch, act, n, seeds, *args, **kwargs)
 
     monkeypatch.setattr(sweep, "train_population", counted)
-    train(["flipflop", "sine"], two_l2, str(tmp_path / "packed"), progress=False)
-    # flip-flop: one search of 2 configurations × 2 trials, then 2 L2 × 2 seeds; sine: each stage of 2 × 2 seeds
-    assert sizes == [4, 4] + [4] * len(two_l2.plan("sine").stages)
+    train(["flipflop"], two_l2, str(tmp_path / "packed"), progress=False)
+    assert sizes == [4, 4]  # one search of 2 configurations × 2 trials, then one population of 2 L2 × 2 seeds
     sizes.clear()
-    train(["flipflop", "sine"], two_l2, str(tmp_path / "alone"), progress=False, max_members=2)
-    assert sizes and all(n == 2 for n in sizes)
-    for task in ("flipflop", "sine"):
-        packed, alone = (TaskStore(tmp_path / k, "mini", task) for k in ("packed", "alone"))
-        assert packed.search_rows() == alone.search_rows()
-        assert packed.rows() == alone.rows() and len(packed.rows()) == 4
-        assert {r["l2"] for r in packed.rows()} == {1e-4, 1e-2}
-        for row in packed.rows():
-            assert packed.weights_path(row).read_bytes() == alone.weights_path(row).read_bytes()
-    searched = {(r["config"], r["l2"]) for r in TaskStore(tmp_path / "packed", "mini", "flipflop").search_rows()}
+    train(["flipflop"], two_l2, str(tmp_path / "alone"), progress=False, max_members=2)
+    assert sizes == [2, 2, 2, 2]
+    packed, alone = (TaskStore(tmp_path / k, "mini", "flipflop") for k in ("packed", "alone"))
+    assert packed.search_rows() == alone.search_rows()
+    assert packed.rows() == alone.rows() and len(packed.rows()) == 4
+    assert {r["l2"] for r in packed.rows()} == {1e-4, 1e-2}
+    for row in packed.rows():
+        assert packed.weights_path(row).read_bytes() == alone.weights_path(row).read_bytes()
+    searched = {(r["config"], r["l2"]) for r in packed.search_rows()}
     assert len(searched) == 2, "each configuration searched with its own L2"
 
 
