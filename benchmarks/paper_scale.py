@@ -23,7 +23,7 @@ time at 256 units, the same at every size; the model is checked against GRU flip
 ``--matmul-check`` (GPUs) trains one packed population in float32 and in TF32 (and bf16) and
 compares the final losses with their seed-to-seed spread (the rule for using TF32 in a profile).
 
-    python benchmarks/paper_scale.py [--profile paper] [--iterations 200] [--tasks cdi] [--json]
+    python benchmarks/paper_scale.py [--profile paper] [--iterations 200] [--tasks cdi] [--units 256] [--cells gru]
     python benchmarks/paper_scale.py --project [--profile medium]
     python benchmarks/paper_scale.py --matmul-check [--check-iterations 5000]
 """
@@ -234,6 +234,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="paper", help="the grid to cost (default: paper)")
     parser.add_argument("--tasks", nargs="*", default=None, help="tasks to time (default: all of the profile's)")
+    parser.add_argument("--units", type=int, nargs="*", default=None, help="sizes to time (default: the profile's)")
+    parser.add_argument("--cells", nargs="*", default=None, help="architectures to time (default: the profile's)")
     parser.add_argument("--iterations", type=int, default=200, help="timed iterations per population")
     parser.add_argument("--project", action="store_true", help="project from the recorded H200 timings instead")
     parser.add_argument("--matmul-check", action="store_true", help="float32 against TF32 and bf16 (GPUs)")
@@ -259,13 +261,18 @@ def main() -> None:
         emit({"check": "vectorise", "max_relative_difference": diff})
 
     tasks = args.tasks or [name for name, _ in profile.plans]
+    timed = [
+        (task, arch, units)
+        for task, arch, units in shapes(profile, tasks)
+        if (args.units is None or units in args.units) and (args.cells is None or arch in args.cells)
+    ]
     seeds, n_l2 = len(profile.seeds), len(profile.l2s)
     lines, limits = {}, {}
     print(
         f"{'task':<10}{'cell':<9}{'units':>6}{'P':>6}{'ms/it':>9}{'P packed':>10}{'ms/it':>9}{'packed / alone':>16}",
         flush=True,
     )
-    for task, arch, units in shapes(profile, tasks):
+    for task, arch, units in timed:
         t = profile.plan(task).task
         cap = members_that_fit(t, arch, units, 64)
         packed = seeds * min(n_l2, max(1, (cap or seeds * n_l2) // seeds))
@@ -291,6 +298,8 @@ def main() -> None:
                 "network_iterations_ratio": gain,
             }
         )
+    if len(timed) < len(shapes(profile, tasks)):
+        return print("some shapes were left out (--units, --cells): no summed cost", flush=True)
     limit = lambda task, arch, units: limits[task, arch, units]  # noqa: E731
     print_cost(f"{profile.name} profile on {device.device_kind}:", cost(profile, tasks, lines, limit), emit)
 

@@ -279,3 +279,28 @@ def jax_cpu():
     import jax
 
     return jax.devices("cpu")[0]
+
+
+def test_the_cost_projection_pays_the_fixed_part_once_per_pack(root, monkeypatch):
+    """benchmarks/paper_scale.py's sums: a fixed cost per iteration is paid per configuration one at a
+    time and per pack when packed; a cost per member is the same either way."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("paper_scale", root / "benchmarks" / "paper_scale.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclass looks its module up
+    spec.loader.exec_module(bench)
+    medium = get_profile("medium")
+    shapes = bench.shapes(medium, ["cdi"])
+    fixed = {s: bench.Line(1.0, 0.0) for s in shapes}  # 1 ms per iteration, whatever the population
+    hours = bench.cost(medium, ["cdi"], fixed, lambda *_: None)["cdi"]
+    configs, packs = len(medium.work_units("cdi")), len(pack(medium.work_units("cdi")))
+    assert hours["one_configuration_at_a_time"] == pytest.approx(configs * 22_000 / 3.6e6)
+    assert hours["packed"] == pytest.approx(packs * 22_000 / 3.6e6) and configs == 2 * packs
+    per_member = {s: bench.Line(0.0, 1.0) for s in shapes}
+    hours = bench.cost(medium, ["cdi"], per_member, lambda *_: None)["cdi"]
+    assert hours["packed"] == pytest.approx(hours["one_configuration_at_a_time"])
+    assert hours["packed"] == pytest.approx(configs * (20_000 * 10 + 2_000 * 16) / 3.6e6)
+    split = bench.cost(medium, ["cdi"], fixed, lambda *_: 10)["cdi"]  # a pack cut to one configuration each
+    assert split["packed"] == pytest.approx(split["one_configuration_at_a_time"])
