@@ -24,6 +24,7 @@ time at 256 units, the same at every size; the model is checked against GRU flip
 compares the final losses with their seed-to-seed spread (the rule for using TF32 in a profile).
 
     python benchmarks/paper_scale.py [--profile paper] [--iterations 200] [--tasks cdi] [--units 256] [--cells gru]
+                                     [--unroll 10] [--matmul tensorfloat32] [--json]
     python benchmarks/paper_scale.py --project [--profile medium]
     python benchmarks/paper_scale.py --matmul-check [--check-iterations 5000]
 """
@@ -237,6 +238,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, nargs="*", default=None, help="sizes to time (default: the profile's)")
     parser.add_argument("--cells", nargs="*", default=None, help="architectures to time (default: the profile's)")
     parser.add_argument("--iterations", type=int, default=200, help="timed iterations per population")
+    parser.add_argument("--unroll", type=int, default=1, help="time steps per loop iteration (TrainConfig.unroll)")
+    parser.add_argument("--matmul", default="float32", help="training's matrix products (TrainConfig.matmul)")
     parser.add_argument("--project", action="store_true", help="project from the recorded H200 timings instead")
     parser.add_argument("--matmul-check", action="store_true", help="float32 against TF32 and bf16 (GPUs)")
     parser.add_argument("--check-iterations", type=int, default=5000, help="iterations of --matmul-check")
@@ -248,7 +251,8 @@ def main() -> None:
         return project(profile, emit)
     device = jax.local_devices()[0]
     print(
-        f"{len(jax.local_devices())} {device.platform} device(s): {device.device_kind}; jax {jax.__version__}",
+        f"{len(jax.local_devices())} {device.platform} device(s): {device.device_kind}; jax {jax.__version__}; "
+        f"unroll {args.unroll}, {args.matmul} products",
         flush=True,
     )
     if args.matmul_check:
@@ -276,8 +280,13 @@ def main() -> None:
         t = profile.plan(task).task
         cap = members_that_fit(t, arch, units, 64)
         packed = seeds * min(n_l2, max(1, (cap or seeds * n_l2) // seeds))
-        alone = seconds_per_iteration(t, arch, units, seeds, args.iterations) * 1e3
-        together = seconds_per_iteration(t, arch, units, packed, args.iterations) * 1e3 if packed > seeds else alone
+        settings = dict(unroll=args.unroll, matmul=args.matmul)
+        alone = seconds_per_iteration(t, arch, units, seeds, args.iterations, **settings) * 1e3
+        together = (
+            seconds_per_iteration(t, arch, units, packed, args.iterations, **settings) * 1e3
+            if packed > seeds
+            else alone
+        )
         b = (together - alone) / (packed - seeds) if packed > seeds else alone / seeds
         lines[task, arch, units] = Line(alone - b * seeds, b)
         limits[task, arch, units] = cap

@@ -69,6 +69,8 @@ class TrainConfig:
       device), or on GPUs ``"tensorfloat32"`` (TF32 tensor cores, NVIDIA Ampere or later) or
       ``"bfloat16"`` (bf16 inputs, float32 accumulation); states, gradients and weights stay float32.
       Only training uses it: validation and every analysis keep float32 (or float64).
+    - ``unroll``: time steps per iteration of the compiled loop over a trial (``paperlib.rnn.run``):
+      1 by default; larger values save the loop's fixed cost per step on GPUs.
     """
 
     n_iterations: int = 20_000
@@ -79,8 +81,10 @@ class TrainConfig:
     divergence_loss: float = 1e4
     divergence_patience: int = 0
     matmul: Matmul = "float32"
+    unroll: int = 1
     retries: int = 0
     matmul: Matmul = "float32"
+    unroll: int = 1
 
     def __post_init__(self):
         for field in ("n_iterations", "batch_size", "steps_per_call"):
@@ -92,12 +96,13 @@ class TrainConfig:
         check_int("divergence_patience", self.divergence_patience, low=0)
         check_int("retries", self.retries, low=0)
         check_choice("matmul", self.matmul, tuple(MATMUL_PRECISION))
+        check_int("unroll", self.unroll)
 
     @property
     def step(self) -> StepSettings:
         """The settings one training iteration depends on (part of the compiled program's key)."""
         return StepSettings(
-            self.batch_size, self.optimizer, self.divergence_loss, self.divergence_patience, self.matmul
+            self.batch_size, self.optimizer, self.divergence_loss, self.divergence_patience, self.matmul, self.unroll
         )
 
 
@@ -110,3 +115,4 @@ class StepSettings:
     divergence_loss: float
     divergence_patience: int = 0
     matmul: Matmul = "float32"
+    unroll: int = 1

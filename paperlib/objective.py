@@ -67,9 +67,9 @@ def l2_penalty(model: RNN) -> Array:
     return sum(jnp.sum(w**2) for w in (model.cell.W, model.cell.B, model.W_out))
 
 
-def mse(model: RNN, inputs: Float[Array, "b t m"], targets: Float[Array, "b t o"]) -> Array:
-    """Mean squared error of the readout over a batch."""
-    _, outputs = run_batch(model, inputs)
+def mse(model: RNN, inputs: Float[Array, "b t m"], targets: Float[Array, "b t o"], unroll: int = 1) -> Array:
+    """Mean squared error of the readout over a batch (``unroll``: as in ``paperlib.rnn.run``)."""
+    _, outputs = run_batch(model, inputs, unroll)
     return jnp.mean((outputs - targets) ** 2)
 
 
@@ -116,7 +116,7 @@ def member_step(
 
     def loss_fn(params):
         model = eqx.combine(params, static)
-        data_loss = mse(model, inputs, targets)
+        data_loss = mse(model, inputs, targets, settings.unroll)
         return data_loss + hp.l2 * l2_penalty(model), data_loss
 
     (total, data_loss), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)

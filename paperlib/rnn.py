@@ -43,11 +43,13 @@ def make_rnn(architecture: str, activation: str, n_units: int, n_inputs: int, n_
 
 
 def run(
-    model: RNN, inputs: Float[Array, "time m"], h0: Float[Array, " state"] | None = None
+    model: RNN, inputs: Float[Array, "time m"], h0: Float[Array, " state"] | None = None, unroll: int = 1
 ) -> tuple[Float[Array, "time state"], Float[Array, "time n_out"]]:
     """Run one trial from ``h0`` (zeros by default); return the states after each step and the outputs.
 
-    For a batch of trials, ``jax.vmap(run, in_axes=(None, 0))(model, inputs)``.
+    ``unroll`` time steps run per iteration of the compiled loop (``lax.scan``): the same values,
+    fewer loop iterations (on GPUs each costs a fixed few microseconds). For a batch of trials,
+    ``jax.vmap(run, in_axes=(None, 0))(model, inputs)``.
     """
     h0 = model.cell.initial_state() if h0 is None else h0
 
@@ -55,12 +57,12 @@ def run(
         h = model.step(h, x)
         return h, h
 
-    _, states = jax.lax.scan(body, h0, inputs)
+    _, states = jax.lax.scan(body, h0, inputs, unroll=unroll)
     return states, model.readout(states)
 
 
 def run_batch(
-    model: RNN, inputs: Float[Array, "batch time m"]
+    model: RNN, inputs: Float[Array, "batch time m"], unroll: int = 1
 ) -> tuple[Float[Array, "batch time state"], Float[Array, "batch time n_out"]]:
-    """Run a batch of trials from the zero state."""
-    return jax.vmap(run, in_axes=(None, 0))(model, inputs)
+    """Run a batch of trials from the zero state (``unroll``: as in ``run``)."""
+    return jax.vmap(run, in_axes=(None, 0, None, None))(model, inputs, None, unroll)

@@ -160,3 +160,16 @@ def test_tensorfloat32_is_refused_off_gpus_and_unknown_precisions_are_named():
     config = dataclasses.replace(TINY, matmul="tensorfloat32")
     with pytest.raises(ValueError, match="tensorfloat32.*NVIDIA GPU"):
         train_population(FlipFlop(n_time=5), "gru", "tanh", 4, [0], GOOD, config, progress=False)
+
+
+def test_unrolling_the_time_loop_trains_the_same_networks():
+    task = FlipFlop(n_time=20)
+    plain = train_population(task, "gru", "tanh", 8, [0, 1], GOOD, TINY, progress=False)
+    unrolled = train_population(
+        task, "gru", "tanh", 8, [0, 1], GOOD, dataclasses.replace(TINY, unroll=5), progress=False
+    )
+    np.testing.assert_allclose(unrolled.losses, plain.losses, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(unrolled.models), jax.tree_util.tree_leaves(plain.models)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="unroll"):
+        TrainConfig(unroll=0)
