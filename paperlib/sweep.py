@@ -101,6 +101,11 @@ def run_pack(
     return out
 
 
+def _label(units: Sequence[WorkUnit]) -> str:
+    """A progress bar's name for units of one shape: the unit's own, or its shape and how many L2 values."""
+    return units[0].name if len(units) == 1 else f"{units[0].name.rsplit('-l2_', 1)[0]} ×{len(units)} L2"
+
+
 def _train_together(units, hyperparameters, plan, stages, progress):
     first = units[0]
     seeds = [s for u in units for s in u.seeds]
@@ -108,7 +113,6 @@ def _train_together(units, hyperparameters, plan, stages, progress):
     n = len(seeds)
     models, retries, offset = None, np.zeros(n, int), 0
     failures, diverged_at = [""] * n, np.full(n, -1)  # the first failure of each network, in any stage
-    name = first.name if len(units) == 1 else f"{first.name.rsplit('-l2_', 1)[0]} ×{len(units)} L2"
     for i, stage in enumerate(stages):
         hps = [
             dataclasses.replace(hp, learning_rate=hp.learning_rate * stage.learning_rate_scale)
@@ -123,7 +127,7 @@ def _train_together(units, hyperparameters, plan, stages, progress):
             hps,
             stage.config,
             initial=models,
-            progress=f"{name} stage {i + 1}" if progress else False,
+            progress=f"{_label(units)} stage {i + 1}" if progress else False,
         )
         models, retries = result.models, retries + result.retries
         for j, failure in enumerate(result.failures):
@@ -134,11 +138,11 @@ def _train_together(units, hyperparameters, plan, stages, progress):
     out, j = [], 0
     for unit, hp in zip(units, hyperparameters):
         rows, blobs = [], []
-        for seed, name in zip(unit.seeds, unit.network_ids):
+        for seed, network in zip(unit.seeds, unit.network_ids):
             failure = _failure(failures[j], validation[j])
             rows.append(
                 dict(
-                    network=name,
+                    network=network,
                     **_row(unit, seed, hp, offset, validation[j], failure, diverged_at[j]),
                     optimizer=stages[-1].config.optimizer,
                     final_loss=float(result.final_loss[j]) if not failures[j] else math.nan,
@@ -178,7 +182,6 @@ def run_search_pack(
         first = units[group[0]]
         seeds = [units[k].seeds[0] for k in group for _ in trials[k]]
         hps = [hp for k in group for hp in trials[k]]
-        name = first.name if len(group) == 1 else f"{first.name.rsplit('-l2_', 1)[0]} ×{len(group)} L2"
         result = train_population(
             stage.task,
             first.architecture,
@@ -187,7 +190,7 @@ def run_search_pack(
             seeds,
             hps,
             config,
-            progress=f"{name} search" if progress else False,
+            progress=f"{_label([units[k] for k in group])} search" if progress else False,
         )
         _, validation = errors(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
         j = 0
