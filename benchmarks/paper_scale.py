@@ -40,14 +40,14 @@ import jax
 import numpy as np
 
 import paperlib
+from paperlib.cells import ARCHITECTURES, CELLS
 from paperlib.config import Hyperparameters, TrainConfig
-from paperlib.profiles import consecutive_groups, get_profile
+from paperlib.profiles import consecutive_groups, get_profile, pack
 from paperlib.sweep import members_that_fit
 from paperlib.tasks import FlipFlop
 from paperlib.train import train_population
 
 HP = Hyperparameters(learning_rate=0.01, decay_rate=0.5, momentum=0.9, clip=1.0, l2=1e-4)
-GATES = {"vanilla": 1, "ugrnn": 2, "gru": 3, "lstm": 4}
 
 # Recorded on one NVIDIA H200 (2026-11-26, jax 0.11.2): ms per iteration of a 30-network population at
 # 256 units (Vanilla, UGRNN, GRU, LSTM), GRU flip-flop at other sizes, and GRU-256 flip-flop populations.
@@ -74,7 +74,7 @@ class Line:
 
 def multiply_adds(task, architecture: str, units: int) -> float:
     """One member's multiply-adds per time step and trial (the recurrent, input and readout products)."""
-    return GATES[architecture] * units * (units + task.n_inputs) + task.n_outputs * units
+    return len(CELLS[architecture].BLOCKS) * units * (units + task.n_inputs) + task.n_outputs * units
 
 
 def seconds_per_iteration(task, architecture: str, units: int, population: int, iterations: int, **kw) -> float:
@@ -116,10 +116,8 @@ def cost(profile, tasks, lines: dict, limit) -> dict[str, dict[str, float]]:
         train_its = sum(s.config.n_iterations for s in plan.stages)
         trials, search_its = (plan.search.n_trials, plan.search.n_iterations) if plan.search else (0, 0)
         alone = packed = 0.0
-        by_shape: dict[tuple, list] = {}
-        for unit in profile.work_units(task):
-            by_shape.setdefault(unit.shape, []).append(unit)
-        for (_, arch, _, units), group in by_shape.items():
+        for group in pack(profile.work_units(task)):  # one shape each
+            _, arch, _, units = group[0].shape
             t = lines[task, arch, units]
             seeds = len(group[0].seeds)
             alone += len(group) * (train_its * t(seeds) + (search_its * t(trials) if trials else 0))
@@ -162,7 +160,7 @@ def project(profile, emit) -> None:
     ref = multiply_adds(tasks["flipflop"], "gru", 256) * tasks["flipflop"].n_time
     lines = {}
     for task, row in H200_T30_256.items():
-        for arch, t30 in zip(GATES, row):
+        for arch, t30 in zip(ARCHITECTURES, row):
             work = lambda n: multiply_adds(tasks[task], arch, n) * tasks[task].n_time / ref  # noqa: E731
             a = t30 - 30 * b_ref * work(256)
             for units in (64, 128, 256):

@@ -21,7 +21,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from paperlib.config import Hyperparameters, Optimizer, StepSettings
+from paperlib.config import MATMUL_PRECISION, Hyperparameters, Optimizer, StepSettings
 from paperlib.rnn import RNN, run_batch
 from paperlib.tasks import Task
 
@@ -155,7 +155,7 @@ def errors(models: RNN, task: Task, key: PRNGKeyArray, batch: int = 256) -> tupl
     divided by the variance of the batch's targets.
     """
     inputs, targets = task.sample(key, batch)
-    with jax.default_matmul_precision("highest"):  # float32 products on GPUs too, whatever training used
+    with jax.default_matmul_precision(MATMUL_PRECISION["float32"]):  # on GPUs too, whatever training used
         values = np.asarray(eqx.filter_vmap(mse, in_axes=(0, None, None))(models, inputs, targets))
     return values, values / float(jnp.var(targets))
 

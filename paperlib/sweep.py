@@ -18,6 +18,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
+from paperlib.cells import CELLS
 from paperlib.config import Hyperparameters
 from paperlib.objective import errors
 from paperlib.profiles import Profile, WorkUnit, consecutive_groups, get_profile, pack
@@ -67,7 +68,7 @@ def members_that_fit(task: Task, architecture: str, n_units: int, batch_size: in
     stats = device.memory_stats() if device.platform != "cpu" else None
     if not stats or "bytes_limit" not in stats:
         return None
-    gates = {"vanilla": 1, "ugrnn": 2, "gru": 3, "lstm": 4}[architecture]
+    gates = len(CELLS[architecture].BLOCKS)
     per_member = 3 * 4 * batch_size * task.n_time * n_units * (gates + 2)
     return max(1, int(0.6 * stats["bytes_limit"] // per_member))
 
@@ -87,9 +88,9 @@ def run_pack(
     larger than ``max_members`` (default: what fits the device, ``members_that_fit``) is trained
     in consecutive populations.
     """
-    units = tuple(units)
-    if len({u.shape for u in units}) != 1 or len(hyperparameters) != len(units):
-        raise ValueError("a pack needs work units of one shape and one Hyperparameters per unit")
+    units = _one_shape(units)
+    if len(hyperparameters) != len(units):
+        raise ValueError("a pack needs one Hyperparameters per work unit")
     plan = profile.plan(units[0].task)
     stages = plan.stages_for(units[0].architecture, units[0].activation)
     if max_members is None:
@@ -101,13 +102,31 @@ def run_pack(
     return out
 
 
-def _label(units: Sequence[WorkUnit]) -> str:
-    """A progress bar's name for units of one shape: the unit's own, or its shape and how many L2 values."""
-    return units[0].name if len(units) == 1 else f"{units[0].name.rsplit('-l2_', 1)[0]} ×{len(units)} L2"
+def _one_shape(units: Sequence[WorkUnit]) -> tuple[WorkUnit, ...]:
+    units = tuple(units)
+    if len({u.shape for u in units}) != 1:
+        raise ValueError("a pack needs work units of one shape")
+    return units
+
+
+def _train_shape(units, task, seeds, hyperparameters, config, what, progress, initial=None):
+    """``train_population`` of ``seeds`` in the shape of ``units``, its progress bar named after them."""
+    first = units[0]
+    name = first.name if len(units) == 1 else f"{first.name.rsplit('-l2_', 1)[0]} ×{len(units)} L2"
+    return train_population(
+        task,
+        first.architecture,
+        first.activation,
+        first.units,
+        seeds,
+        hyperparameters,
+        config,
+        initial=initial,
+        progress=f"{name} {what}" if progress else False,
+    )
 
 
 def _train_together(units, hyperparameters, plan, stages, progress):
-    first = units[0]
     seeds = [s for u in units for s in u.seeds]
     owner = [i for i, u in enumerate(units) for _ in u.seeds]
     n = len(seeds)
@@ -118,17 +137,7 @@ def _train_together(units, hyperparameters, plan, stages, progress):
             dataclasses.replace(hp, learning_rate=hp.learning_rate * stage.learning_rate_scale)
             for hp in (hyperparameters[k] for k in owner)
         ]
-        result = train_population(
-            stage.task,
-            first.architecture,
-            first.activation,
-            first.units,
-            seeds,
-            hps,
-            stage.config,
-            initial=models,
-            progress=f"{_label(units)} stage {i + 1}" if progress else False,
-        )
+        result = _train_shape(units, stage.task, seeds, hps, stage.config, f"stage {i + 1}", progress, models)
         models, retries = result.models, retries + result.retries
         for j, failure in enumerate(result.failures):
             if failure and not failures[j]:
@@ -168,9 +177,7 @@ def run_search_pack(
     Each unit draws its own trials (``SearchSpace.sample`` of its ``search_seed`` and L2) and trains
     them on its first seed; per unit, its search rows.
     """
-    units = tuple(units)
-    if len({u.shape for u in units}) != 1:
-        raise ValueError("a pack needs work units of one shape")
+    units = _one_shape(units)
     plan = profile.plan(units[0].task)
     stage = plan.stages[0]
     config = dataclasses.replace(stage.config, n_iterations=plan.search.n_iterations)
@@ -179,19 +186,9 @@ def run_search_pack(
         max_members = members_that_fit(stage.task, units[0].architecture, units[0].units, config.batch_size)
     out = []
     for group in consecutive_groups([len(t) for t in trials], max_members):
-        first = units[group[0]]
         seeds = [units[k].seeds[0] for k in group for _ in trials[k]]
         hps = [hp for k in group for hp in trials[k]]
-        result = train_population(
-            stage.task,
-            first.architecture,
-            first.activation,
-            first.units,
-            seeds,
-            hps,
-            config,
-            progress=f"{_label([units[k] for k in group])} search" if progress else False,
-        )
+        result = _train_shape([units[k] for k in group], stage.task, seeds, hps, config, "search", progress)
         _, validation = errors(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
         j = 0
         for k in group:

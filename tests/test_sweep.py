@@ -256,6 +256,8 @@ def test_packs_group_one_shape_and_respect_the_member_limit():
 
 
 def test_members_that_fit_reads_the_device_limit():
+    import jax
+
     from paperlib.sweep import members_that_fit
     from paperlib.tasks import FlipFlop
 
@@ -272,13 +274,7 @@ def test_members_that_fit_reads_the_device_limit():
     per_member = 3 * 4 * 64 * 100 * 256 * (3 + 2)  # GRU-256, batch 64
     assert members_that_fit(task, "gru", 256, 64, Device(10 * per_member / 0.6)) == 10
     assert members_that_fit(task, "gru", 256, 64, Device(1)) == 1
-    assert members_that_fit(task, "gru", 256, 64, jax_cpu()) is None
-
-
-def jax_cpu():
-    import jax
-
-    return jax.devices("cpu")[0]
+    assert members_that_fit(task, "gru", 256, 64, jax.devices("cpu")[0]) is None
 
 
 def test_the_cost_projection_pays_the_fixed_part_once_per_pack(root, monkeypatch):
