@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only rebuild the site from the notebooks already executed (by book or run)",
     )
+    book.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks executed side by side (default: one per CPU core; one where JAX has a GPU)",
+    )
 
     from paperlib.book import NOTEBOOKS
 
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers must be a positive integer, got {args.workers}")
     if args.command == "train" and args.max_members is not None and args.max_members < 1:
         parser.error(f"--max-members must be a positive integer, got {args.max_members}")
+    if args.command == "book" and args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     if args.command == "train" and not args.scheduler_timeout > 0:
         parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
@@ -187,7 +195,7 @@ def _book(args) -> int:
         index = build_site(args.book or BOOK_DIR)
     else:
         train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
-        index = build_book(args.profile, args.data, args.book or BOOK_DIR)
+        index = build_book(args.profile, args.data, args.book or BOOK_DIR, jobs=args.jobs)
     print(f"book built: {index}")
     return 0
 

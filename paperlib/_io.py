@@ -1,9 +1,12 @@
-"""File writes shared by every module: never a partial file under a real name."""
+"""File writes shared by every module: never a partial file under a real name, and one writer at a time."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -29,3 +32,22 @@ def atomic_write(path: Path, data: bytes) -> None:
         if isinstance(err, OSError) and not err.filename:
             raise OSError(err.errno, err.strerror, str(path)) from None
         raise
+
+
+@contextmanager
+def computing(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock (the file ``.<name>.lock`` beside it) while computing what goes there.
+
+    Another process computing the same result waits for this one, then finds it written instead
+    of computing it again (notebooks executed side by side share analyses). Where no lock file can
+    be made (a read-only folder) nothing is held, and the write that follows names the problem.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.parent / f".{path.name}.lock", "a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from paperlib import dsa
-from paperlib._io import atomic_write
+from paperlib._io import atomic_write, computing
 from paperlib.fixed_points import (
     FixedPointOptions,
     FixedPoints,
@@ -64,15 +64,20 @@ def cache_path(pop: Population, name: str, **params) -> Path:
 
 
 def cached(path: Path, compute) -> dict[str, np.ndarray]:
-    """The arrays stored at ``path``, or ``compute()``'s (a dict of arrays), stored there first."""
-    if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    result = compute()
-    buffer = io.BytesIO()
-    np.savez(buffer, **result)
-    atomic_write(path, buffer.getvalue())
-    return result
+    """The arrays stored at ``path``, or ``compute()``'s (a dict of arrays), stored there first.
+
+    One process computes a missing result while any other that needs it waits, then loads it.
+    """
+    if not path.exists():
+        with computing(path):
+            if not path.exists():
+                result = compute()
+                buffer = io.BytesIO()
+                np.savez(buffer, **result)
+                atomic_write(path, buffer.getvalue())
+                return result
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 @eqx.filter_jit
@@ -153,19 +158,22 @@ def _points_by_condition(
     """For every network and condition, the ``FixedPoints`` file under ``folder``, or
     ``search(model, r, c, states)`` on the network's probe states of that condition, saved there."""
     static, probe = pop.task.static_inputs(), pop.task.probe_inputs()
+    paths = [[folder / f"{name}-c{c}.npz" for c in conditions] for name in pop.names]
+    if all(path.exists() for row in paths for path in row):
+        return [[FixedPoints.load(path) for path in row] for row in paths]
     results = []
-    for name, model, r in tqdm(list(zip(pop.names, pop.models, state_scales(pop))), desc=desc, leave=False):
-        per_condition = []
-        for c in conditions:
-            path = folder / f"{name}-c{c}.npz"
-            if path.exists():
-                fps = FixedPoints.load(path)
-            else:
-                states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
-                fps = search(model, r, c, states)
-                fps.save(path)
-            per_condition.append(fps)
-        results.append(per_condition)
+    with computing(folder):  # another process searching the same points waits, then loads them
+        for row, model, r in tqdm(list(zip(paths, pop.models, state_scales(pop))), desc=desc, leave=False):
+            per_condition = []
+            for c, path in zip(conditions, row):
+                if path.exists():
+                    fps = FixedPoints.load(path)
+                else:
+                    states, _ = network_states(model, probe[pop.task.condition_trials(probe, static[c])])
+                    fps = search(model, r, c, states)
+                    fps.save(path)
+                per_condition.append(fps)
+            results.append(per_condition)
     return results
 
 

@@ -2,7 +2,8 @@
 
 - ``execute_notebooks``: each ``notebooks/<name>.ipynb`` with the profile and data directory as
   papermill parameters, written to ``<book>/notebooks/<name>.ipynb`` (the table of contents
-  lists these); a notebook that raises, or whose kernel dies, stops the build naming it.
+  lists these), one per CPU core side by side; a notebook that raises, or whose kernel dies,
+  stops the build naming it.
 - ``build_book``: then jupyter-book 1.x builds the site strictly (``-W``: a warning fails the
   build) without executing anything again.
 - ``repository``: the GitHub repository the site is published from (CI environment or git
@@ -15,18 +16,20 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from tqdm import tqdm
 
+from paperlib._checks import check_int
 from paperlib.profiles import TASK_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +62,10 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "claims": TASK_NAMES,
     "performance": (),
 }
+# Side by side, these start first (the longest at the small scale: DSA's fits, the fixed points) and
+# the short ones fill in beside them; those that time things run alone, after the others.
+LONGEST: tuple[str, ...] = ("dsa", "fig1_flipflop", "fig2_sine", "fig3_cdi")
+TIMED: tuple[str, ...] = ("performance",)
 PAGES = "notebooks"  # the executed notebooks' folder in the book: page ``notebooks/<name>``, as in the repository
 PUBLISHED_BRANCH = "book-notebooks"  # the tree with executed notebooks, pushed by the book workflow
 PAGE_TAGS = ("hide-input",)  # every code cell of a page: text and figures first, the code one click away
@@ -132,78 +139,120 @@ class NotebookError(RuntimeError):
     """A notebook raised while executing; the message names the notebook and the error."""
 
 
+def default_jobs() -> int:
+    """How many notebooks run side by side: one per CPU core, or one where JAX has a GPU plugin
+    (each kernel would claim most of the card's memory)."""
+    gpu = os.environ.get("JAX_PLATFORMS", "").lower() != "cpu" and bool(entry_points(group="jax_plugins"))
+    return 1 if gpu else len(os.sched_getaffinity(0))
+
+
 def execute_notebooks(
-    out_dir: Path, parameters: dict, names: tuple[str, ...] = NOTEBOOKS, notebooks_dir: Path = NOTEBOOKS_DIR
+    out_dir: Path,
+    parameters: dict,
+    names: tuple[str, ...] = NOTEBOOKS,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+    *,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Run each notebook with papermill (kernel cwd: the notebooks folder); return the executed paths.
 
-    A notebook that raises, or whose kernel dies, raises ``NotebookError`` naming it; Ctrl-C stops
-    its kernel and raises ``KeyboardInterrupt``. No kernel outlives the call.
+    ``jobs`` notebooks run side by side (default ``default_jobs()``), the longest first; those in
+    ``TIMED`` run alone after the others, so what they measure has the machine to itself. An
+    analysis two kernels both need is computed by one while the other waits (``analysis.cached``).
+    A notebook that raises, or whose kernel dies, raises ``NotebookError`` naming it, and Ctrl-C
+    raises ``KeyboardInterrupt``: both stop every kernel first (what was cached is kept). No kernel
+    outlives the call.
     """
-    import papermill
-    from nbclient.exceptions import DeadKernelError
-
+    jobs = default_jobs() if jobs is None else jobs
+    check_int("jobs", jobs)
+    for name in names:
+        if not (notebooks_dir / f"{name}.ipynb").is_file():
+            raise NotebookError(f"notebook {notebooks_dir / name}.ipynb does not exist")
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    bar = tqdm(names, desc="notebooks", unit="nb")
-    with _quiet_kernels():
-        for name in bar:
-            source, target = notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb"
-            if not source.is_file():
-                raise NotebookError(f"notebook {source} does not exist")
-            try:
-                _execute(source, target, parameters, notebooks_dir)
-            except papermill.PapermillExecutionError as err:
-                raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
-            except DeadKernelError:
-                raise NotebookError(
-                    f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to try again "
-                    "(trained networks and cached analyses are kept)"
-                ) from None
-            written.append(target)
-    return written
+    order = sorted(names, key=lambda name: name not in LONGEST)  # stable: otherwise the book's order
+    with _quiet_kernels(), tqdm(total=len(names), desc="notebooks", unit="nb") as bar:
+        for group, width in (([n for n in order if n not in TIMED], jobs), ([n for n in order if n in TIMED], 1)):
+            _execute_all(group, width, notebooks_dir, out_dir, parameters, bar)
+    return [out_dir / f"{name}.ipynb" for name in names]
 
 
-def _execute(source: Path, target: Path, parameters: dict, cwd: Path) -> None:
-    """papermill on one notebook, in a worker thread with a kernel this process stops.
+def _execute_all(names: list[str], jobs: int, notebooks_dir: Path, out_dir: Path, parameters: dict, bar) -> None:
+    """papermill on ``names``, ``jobs`` at a time, each in a worker thread with a kernel this thread can kill.
 
     In the main thread nbclient would take over SIGINT (it only shuts the kernel down, and the
-    build can go on); from a worker thread it cannot, so Ctrl-C raises ``KeyboardInterrupt``
-    here, which kills the kernel and waits for papermill to notice before passing it on.
+    build could go on); from worker threads it cannot, so Ctrl-C raises ``KeyboardInterrupt``
+    here, which kills every kernel and waits for papermill to notice before passing it on.
     """
     import papermill
     from jupyter_client.manager import AsyncKernelManager
+    from nbclient.exceptions import DeadKernelError
+
+    if not names:
+        return
+    # IPC sockets in a private temporary folder: no TCP port, and no unencrypted-TCP warning.
+    with (
+        tempfile.TemporaryDirectory(prefix="paperlib-kernel-") as sockets,
+        concurrent.futures.ThreadPoolExecutor(min(jobs, len(names)), thread_name_prefix="papermill") as pool,
+    ):
+        kernels = {
+            name: AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / name))
+            for name in names
+        }
+        futures = {
+            pool.submit(
+                _papermill, notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb", parameters, kernels[name]
+            ): name
+            for name in names
+        }
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = concurrent.futures.wait(pending, timeout=0.2, return_when="FIRST_COMPLETED")
+                for future in done:
+                    name = futures[future]
+                    try:
+                        future.result()
+                    except papermill.PapermillExecutionError as err:
+                        raise NotebookError(f"notebook {name}.ipynb failed: {err.ename}: {err.evalue}") from None
+                    except DeadKernelError:
+                        raise NotebookError(
+                            f"notebook {name}.ipynb: its kernel died (out of memory, or killed); rerun to try "
+                            "again (trained networks and cached analyses are kept)"
+                        ) from None
+                    bar.set_postfix_str(name)
+                    bar.update()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            running = [future for future in pending if not future.cancelled()]
+            deadline = time.monotonic() + 60
+            while running and time.monotonic() < deadline:  # a kernel starting meanwhile is killed on the next pass
+                for kernel in kernels.values():
+                    if kernel.has_kernel and kernel.provisioner is not None:
+                        kernel.provisioner.process.kill()
+                running = [future for future in running if not future.done()]
+                time.sleep(0.1)
+            raise
+
+
+def _papermill(source: Path, target: Path, parameters: dict, kernel) -> None:
+    """papermill on one notebook with ``kernel``, shut down afterwards whatever happened."""
+    import papermill
     from jupyter_core.utils import run_sync
 
-    # IPC sockets in a private temporary folder: no TCP port, and no unencrypted-TCP warning.
-    with tempfile.TemporaryDirectory(prefix="paperlib-kernel-") as sockets:
-        kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
-        run = functools.partial(
-            papermill.execute_notebook,
+    try:
+        papermill.execute_notebook(
             str(source),
             str(target),
             parameters=parameters,
-            cwd=str(cwd),
+            cwd=str(source.parent),
             kernel_name="python3",
             progress_bar=False,
             km=kernel,
         )
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="papermill") as pool:
-            future = pool.submit(run)
-            try:
-                while True:
-                    try:
-                        return future.result(timeout=0.2)
-                    except concurrent.futures.TimeoutError:
-                        continue
-            except KeyboardInterrupt:
-                if kernel.has_kernel and kernel.provisioner is not None:
-                    kernel.provisioner.process.kill()
-                concurrent.futures.wait([future], timeout=60)
-                raise
-            finally:
-                if future.done() and kernel.has_kernel:
-                    run_sync(kernel.shutdown_kernel)(now=True)
+    finally:
+        if kernel.has_kernel:
+            run_sync(kernel.shutdown_kernel)(now=True)
 
 
 @contextmanager
@@ -227,15 +276,17 @@ def build_book(
     names: tuple[str, ...] = NOTEBOOKS,
     *,
     repo: Repository | None | str = "auto",
+    jobs: int | None = None,
 ) -> Path:
     """Execute every notebook for ``profile`` and build the site; return its ``index.html``.
 
-    ``repo`` sets the launch buttons and the install cell (``"auto"``: ``repository()``; None: none).
+    ``repo`` sets the launch buttons and the install cell (``"auto"``: ``repository()``; None: none);
+    ``jobs`` notebooks run side by side (``execute_notebooks``).
     """
     repo = repository() if repo == "auto" else repo
     pages = book_dir / PAGES
     shutil.rmtree(pages, ignore_errors=True)  # never publish a notebook from an earlier run
-    for path in execute_notebooks(pages, notebook_parameters(profile, data_dir), names):
+    for path in execute_notebooks(pages, notebook_parameters(profile, data_dir), names, jobs=jobs):
         publishable(path, repo)
     return build_site(book_dir, repo)
 

@@ -1,6 +1,9 @@
 """Cached analyses and the claims command, on the tiny population (trained once into data/)."""
 
 import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -37,6 +40,38 @@ def test_analyses_are_cached_and_keyed_by_weights_and_parameters(cdi):
     changed = Population(cdi.profile, cdi.task, cdi.store, cdi.models, [dict(r) for r in cdi.rows])
     changed.rows[0]["sha256"] = "0" * 64  # a retrained network gives a new key
     assert analysis.cache_path(changed, "distances_svcca") != path
+
+
+# Each process says it is ready, waits for the other, then asks for the same missing analysis.
+TWO_AT_ONCE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import numpy as np
+    from paperlib.analysis import cached
+    folder, me, other = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    (folder / f"ready-{me}").touch()
+    while not (folder / f"ready-{other}").exists():
+        time.sleep(0.01)
+
+    def compute():
+        with open(folder / "computed.txt", "a") as log:
+            log.write(me + "\\n")
+        time.sleep(1)
+        return {"x": np.arange(4.0)}
+
+    print(cached(folder / "analysis" / "x.npz", compute)["x"].sum())
+""")
+
+
+def test_an_analysis_two_processes_need_at_once_is_computed_once(tmp_path):
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TWO_AT_ONCE, str(tmp_path), me, other], stdout=subprocess.PIPE, text=True
+        )
+        for me, other in (("a", "b"), ("b", "a"))
+    ]
+    assert [p.communicate(timeout=120)[0].strip() for p in procs] == ["6.0", "6.0"]
+    assert len((tmp_path / "computed.txt").read_text().split()) == 1, "both processes computed it"
 
 
 def test_probe_states_are_the_hidden_states_on_the_probe_inputs(cdi):

@@ -186,6 +186,11 @@ DATA = [
         r"exit 2: .*--max-members must be a positive integer",
     ),
     (
+        "zero notebooks side by side",
+        lambda d: d.cli_here("book", "--jobs", "0", "--data", str(d.stored)),
+        r"exit 2: .*--jobs must be a positive integer",
+    ),
+    (
         "data directory is a file",
         lambda d: d.cli_here("train", "--task", "cdi", "--data", str(d.stored / "tiny" / "cdi" / "manifest.csv")),
         r"exit 2: .*is a file, not a directory",

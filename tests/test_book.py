@@ -7,10 +7,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
 
+from paperlib import book
 from paperlib.__main__ import main
 from paperlib.book import (
     BOOK_DIR,
@@ -84,6 +87,47 @@ def test_a_failing_notebook_is_named_with_its_error(tmp_path):
     nbformat.write(nb, tmp_path / "broken.ipynb")
     with pytest.raises(NotebookError, match=r"broken\.ipynb failed: ValueError: no population under data_dir"):
         execute_notebooks(tmp_path / "out", {"profile": "tiny"}, ("broken",), notebooks_dir=tmp_path)
+
+
+def write_notebook(path, source: str) -> None:
+    """A notebook of a parameters cell and one code cell, ``source``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "tiny"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_notebooks_run_side_by_side_and_one_that_times_things_runs_alone_after(tmp_path, monkeypatch):
+    log = tmp_path / "log.txt"
+    for name in ("a", "timed", "b"):
+        write_notebook(
+            tmp_path / f"{name}.ipynb",
+            f"import time\nstart = time.time()\ntime.sleep(1.5)\n"
+            f"open({str(log)!r}, 'a').write(f'{name} {{start}} {{time.time()}}\\n')",
+        )
+    monkeypatch.setattr(book, "TIMED", ("timed",))
+    paths = execute_notebooks(tmp_path / "out", {"profile": "tiny"}, ("a", "timed", "b"), tmp_path, jobs=2)
+    assert [p.name for p in paths] == ["a.ipynb", "timed.ipynb", "b.ipynb"] and all(p.is_file() for p in paths)
+    span = {name: (float(start), float(end)) for name, start, end in map(str.split, log.read_text().splitlines())}
+    assert max(span["a"][0], span["b"][0]) < min(span["a"][1], span["b"][1]), "a and b ran one after the other"
+    assert span["timed"][0] >= max(span["a"][1], span["b"][1]), "the timed notebook shared the machine"
+
+
+def test_a_failing_notebook_stops_the_kernels_beside_it(tmp_path):
+    pid = tmp_path / "pid"
+    write_notebook(
+        tmp_path / "sleeps.ipynb", f"import os, time\nopen({str(pid)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)"
+    )
+    write_notebook(tmp_path / "broken.ipynb", "import time\ntime.sleep(1)\nraise ValueError('no population')")
+    start = time.monotonic()
+    with pytest.raises(NotebookError, match=r"broken\.ipynb failed: ValueError: no population"):
+        execute_notebooks(tmp_path / "out", {"profile": "tiny"}, ("sleeps", "broken"), tmp_path, jobs=2)
+    assert time.monotonic() - start < 60
+    status = Path(f"/proc/{pid.read_text()}/status")
+    assert not status.exists() or "zombie" in status.read_text(), "the sleeping notebook's kernel outlived the call"
 
 
 def test_notebooks_open_with_the_install_cell_then_the_parameters(root):
