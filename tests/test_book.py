@@ -2,7 +2,6 @@
 publishing needs (the repository, launchable notebooks, the install cell)."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -210,19 +209,20 @@ def test_each_notebook_names_the_populations_it_reads(root):
             assert NEEDS[name] == (), name
 
 
-def test_run_executes_one_notebook_into_the_books_pages(cli, tmp_path, tiny_data):
+def test_run_executes_one_notebook_into_the_books_pages(tmp_path, tiny_data, capfd):
+    """The command line in this process (capfd also sees what the kernel writes to descriptor 2)."""
     book = tmp_path / "book"
     shutil.copytree(BOOK_DIR, book, ignore=shutil.ignore_patterns("_build", "notebooks"))
-    done = cli("run", "tasks", "--profile", "tiny", "--data", tiny_data, "--book", book)
-    assert done.returncode == 0, done.stderr
+    assert main(["run", "tasks", "--profile", "tiny", "--data", str(tiny_data), "--book", str(book)]) == 0
+    out, err = capfd.readouterr()
     executed = nbformat.read(book / "notebooks" / "tasks.ipynb", 4)
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
-    assert "book --no-execute" in done.stdout
-    assert "[IPKernelApp]" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+    assert "book --no-execute" in out
+    assert "[IPKernelApp]" not in err and "KeyboardInterrupt" not in err
     # the site cannot be rebuilt from one page: the error names what is missing and how to make it
-    site = cli("book", "--no-execute", "--book", book)
-    assert site.returncode == 1 and "lacks the executed notebooks fig1_flipflop" in site.stderr
-    assert "python -m paperlib run NAME" in site.stderr
+    assert main(["book", "--no-execute", "--book", str(book)]) == 1
+    err = capfd.readouterr().err
+    assert "lacks the executed notebooks fig1_flipflop" in err and "python -m paperlib run NAME" in err
 
 
 def test_an_unknown_notebook_is_refused_with_the_list(capsys):
@@ -235,13 +235,13 @@ def test_an_unknown_notebook_is_refused_with_the_list(capsys):
     assert "notebooks: tasks, fig1_flipflop" in capsys.readouterr().out
 
 
-def test_the_site_alone_is_rebuilt_from_executed_notebooks(cli, tiny_book):
+def test_the_site_alone_is_rebuilt_from_executed_notebooks(tiny_book, monkeypatch):
     """In place: nothing changed since the build, so Sphinx rebuilds only what is out of date."""
     book = tiny_book.index.parents[2]
     page = book / "_build" / "html" / "notebooks" / "fig3_cdi.html"
     before = page.read_text()
-    done = cli("book", "--no-execute", "--book", book, env={**os.environ, "GITHUB_REPOSITORY": "example-lab/paperlib"})
-    assert done.returncode == 0, done.stderr
+    monkeypatch.setenv("GITHUB_REPOSITORY", "example-lab/paperlib")
+    assert main(["book", "--no-execute", "--book", str(book)]) == 0
     assert page.read_text() == before
 
 
