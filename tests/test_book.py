@@ -122,6 +122,17 @@ def test_notebooks_run_side_by_side_and_one_that_times_things_runs_alone_after(t
     assert (runs["a"][2], runs["b"][2], runs["timed"][2]) == (share, share, "None")
 
 
+def test_notebooks_run_one_per_core_or_one_at_a_time_where_jax_has_a_gpu_plugin(monkeypatch):
+    monkeypatch.delenv("JAX_PLATFORMS", raising=False)
+    monkeypatch.setattr(book, "entry_points", lambda group: [])
+    assert book.default_jobs() == len(os.sched_getaffinity(0))
+    # JAX's CUDA plugin (jax-cuda12-pjrt) declares itself under the "jax_plugins" entry points
+    monkeypatch.setattr(book, "entry_points", lambda group: ["xla_cuda12"] if group == "jax_plugins" else [])
+    assert book.default_jobs() == 1
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+    assert book.default_jobs() == len(os.sched_getaffinity(0))
+
+
 def test_a_failing_notebook_stops_the_kernels_beside_it(tmp_path):
     pid = tmp_path / "pid"
     write_notebook(
