@@ -101,6 +101,9 @@ def write_notebook(path, source: str) -> None:
 
 
 def test_notebooks_run_side_by_side_and_one_that_times_things_runs_alone_after(tmp_path, monkeypatch):
+    assert set(book.LONGEST) | set(book.TIMED) <= set(NOTEBOOKS), (
+        "the execution order names a notebook that is not a page"
+    )
     log = tmp_path / "log.txt"
     for name in ("a", "timed", "b"):
         write_notebook(
