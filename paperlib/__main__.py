@@ -104,12 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_data_dir(parser, args.data)
-    if args.command == "train" and args.workers is not None and args.workers < 1:
-        parser.error(f"--workers must be a positive integer, got {args.workers}")
-    if args.command == "train" and args.max_members is not None and args.max_members < 1:
-        parser.error(f"--max-members must be a positive integer, got {args.max_members}")
-    if args.command == "book" and args.jobs is not None and args.jobs < 1:
-        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
+    for command, option in (("train", "workers"), ("train", "max_members"), ("book", "jobs")):
+        value = getattr(args, option) if args.command == command else None
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be a positive integer, got {value}")
     if args.command == "train" and not args.scheduler_timeout > 0:
         parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
     paperlib.use_host_devices()  # one single-threaded JAX device per core

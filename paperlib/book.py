@@ -172,8 +172,10 @@ def execute_notebooks(
     order = sorted(names, key=lambda name: LONGEST.index(name) if name in LONGEST else len(LONGEST))
     with tqdm(total=len(names), desc="notebooks", unit="nb") as bar:
         for group, width in (([n for n in order if n not in TIMED], jobs), ([n for n in order if n in TIMED], 1)):
-            with _kernel_environment(min(width, len(group))):
-                _execute_all(group, width, notebooks_dir, out_dir, parameters, bar)
+            if group:
+                width = min(width, len(group))  # how many kernels really run at once
+                with _kernel_environment(width):
+                    _execute_all(group, width, notebooks_dir, out_dir, parameters, bar)
     return [out_dir / f"{name}.ipynb" for name in names]
 
 
@@ -188,12 +190,10 @@ def _execute_all(names: list[str], jobs: int, notebooks_dir: Path, out_dir: Path
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import DeadKernelError
 
-    if not names:
-        return
     # IPC sockets in a private temporary folder: no TCP port, and no unencrypted-TCP warning.
     with (
         tempfile.TemporaryDirectory(prefix="paperlib-kernel-") as sockets,
-        concurrent.futures.ThreadPoolExecutor(min(jobs, len(names)), thread_name_prefix="papermill") as pool,
+        concurrent.futures.ThreadPoolExecutor(jobs, thread_name_prefix="papermill") as pool,
     ):
         kernels = {
             name: AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / name))
