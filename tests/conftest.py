@@ -6,6 +6,11 @@
   ``unfinished_cdi`` a copy of it with three work units left to train.
 - ``interrupt`` runs the command line and signals it (Ctrl-C, kill -9) at a chosen moment.
 - ``tiny_book`` is the whole book built once at the tiny scale (the book and browser tests read it).
+- The suite runs in one pytest-xdist worker per core (``-n auto --dist loadgroup``, set in
+  ``pyproject.toml``): each file's tests run in one worker, in order (a notebook's cells share its
+  kernel; a module's fixtures are made once), and the book and site tests share one (they read one
+  built book, which a book test rebuilds in place). Each worker's linear algebra gets its share of
+  the cores, as the book's kernels do side by side.
 - nbval's kernels talk over IPC sockets in a private folder, as the book's do: no TCP port, and so
   no unencrypted-TCP warning from any kernel the suite starts.
 """
@@ -26,14 +31,23 @@ from pathlib import Path
 
 import nbval.kernel
 import pytest
+import threadpoolctl
 
 import paperlib
-from paperlib.book import BOOK_DIR, Repository, build_book
+from paperlib._io import computing
+from paperlib.book import BLAS_THREADS, BOOK_DIR, Repository, build_book
 from paperlib.profiles import PROFILES, TASK_NAMES, Profile
 from paperlib.store import COLUMNS, TaskStore, write_table
 from paperlib.sweep import train
 
 paperlib.use_host_devices()
+
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ and not any(name in os.environ for name in BLAS_THREADS):
+    # one worker per core: each one's BLAS thread pool (already started, a pytest plugin imports
+    # NumPy) and those of the processes it starts get their share of the cores (see BLAS_THREADS)
+    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.update(dict.fromkeys(BLAS_THREADS, str(_share)))
+    threadpoolctl.threadpool_limits(_share)
 
 _SOCKETS = tempfile.mkdtemp(prefix="paperlib-nbval-")
 atexit.register(shutil.rmtree, _SOCKETS, ignore_errors=True)
@@ -49,6 +63,17 @@ class KernelOverIPC(nbval.kernel.KernelManager):
 nbval.kernel.KernelManager = KernelOverIPC  # nbval names no transport option; its module attribute is what it uses
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Files whose tests run in the same worker as another file's: the site tests read the book that
+# test_book builds and rebuilds in place.
+SAME_WORKER = {"tests/test_site.py": "tests/test_book.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group each test by its file (see SAME_WORKER) for ``--dist loadgroup``."""
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        item.add_marker(pytest.mark.xdist_group(SAME_WORKER.get(path, path)))
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +102,10 @@ def mini() -> Profile:
 
 @pytest.fixture(scope="session")
 def tiny_data() -> Path:
-    """``data/`` holding every task's tiny population (trained here if missing)."""
-    train(TASK_NAMES, "tiny", str(ROOT / "data"), progress=False)
+    """``data/`` holding every task's tiny population (trained here if missing, by one worker while
+    the others wait)."""
+    with computing(ROOT / "data" / "tiny"):
+        train(TASK_NAMES, "tiny", str(ROOT / "data"), progress=False)
     return ROOT / "data"
 
 
