@@ -6,10 +6,10 @@
   ``unfinished_cdi`` a copy of it with three work units left to train.
 - ``interrupt`` runs the command line and signals it (Ctrl-C, kill -9) at a chosen moment.
 - ``tiny_book`` is the whole book built once at the tiny scale (the book and browser tests read it).
-- The suite runs in one pytest-xdist worker per core (``-n auto --dist loadgroup``, set in
+- The suite runs in one pytest-xdist worker per core (``-n auto --dist loadfile``, set in
   ``pyproject.toml``): each file's tests run in one worker, in order (a notebook's cells share its
   kernel; a module's fixtures are made once), and the book and site tests share one (they read one
-  built book, which a book test rebuilds in place). Each worker's linear algebra gets its share of
+  built book). Each worker's linear algebra gets its share of
   the cores, as the book's kernels do side by side.
 - nbval's kernels talk over IPC sockets in a private folder, as the book's do: no TCP port, and so
   no unencrypted-TCP warning from any kernel the suite starts.
@@ -64,16 +64,23 @@ nbval.kernel.KernelManager = KernelOverIPC  # nbval names no transport option; i
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Files whose tests run in the same worker as another file's: the site tests read the book that
-# test_book builds and rebuilds in place.
+# Files whose tests run in the same worker as another file's: the site tests read the tiny book
+# that the book tests read, built once per worker (about 90 s).
 SAME_WORKER = {"tests/test_site.py": "tests/test_book.py"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group each test by its file (see SAME_WORKER) for ``--dist loadgroup``."""
-    for item in items:
-        path = item.path.relative_to(ROOT).as_posix()
-        item.add_marker(pytest.mark.xdist_group(SAME_WORKER.get(path, path)))
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile``, with the files of SAME_WORKER in one worker."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return SAME_WORKER.get(path, path)
+
+    return ByFile(config, log)
 
 
 @pytest.fixture(scope="session")
