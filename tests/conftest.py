@@ -42,12 +42,19 @@ from paperlib.sweep import train
 
 paperlib.use_host_devices()
 
-if "PYTEST_XDIST_WORKER_COUNT" in os.environ and not any(name in os.environ for name in BLAS_THREADS):
-    # one worker per core: each one's BLAS thread pool (already started, a pytest plugin imports
-    # NumPy) and those of the processes it starts get their share of the cores (see BLAS_THREADS)
-    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
-    os.environ.update(dict.fromkeys(BLAS_THREADS, str(_share)))
-    threadpoolctl.threadpool_limits(_share)
+
+def blas_share() -> int | None:
+    """Each pytest-xdist worker's share of the cores for the BLAS thread pools (see BLAS_THREADS);
+    None outside a worker or where the thread counts are set already."""
+    if "PYTEST_XDIST_WORKER_COUNT" not in os.environ or any(name in os.environ for name in BLAS_THREADS):
+        return None
+    return max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+
+
+BLAS_SHARE = blas_share()
+if BLAS_SHARE:  # this worker's pools (already started: a pytest plugin imports NumPy) and its children's
+    os.environ.update(dict.fromkeys(BLAS_THREADS, str(BLAS_SHARE)))
+    threadpoolctl.threadpool_limits(BLAS_SHARE)
 
 _SOCKETS = tempfile.mkdtemp(prefix="paperlib-nbval-")
 atexit.register(shutil.rmtree, _SOCKETS, ignore_errors=True)
@@ -69,16 +76,22 @@ ROOT = Path(__file__).resolve().parent.parent
 SAME_WORKER = {"tests/test_site.py": "tests/test_book.py"}
 
 
+def worker_scope(nodeid: str) -> str:
+    """The group a test runs in, in one worker and in order: its file (a notebook's cells share its
+    kernel; a module's fixtures are made once), or the file SAME_WORKER names."""
+    path = nodeid.split("::", 1)[0]
+    return SAME_WORKER.get(path, path)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """``--dist loadfile``, with the files of SAME_WORKER in one worker."""
+    """``--dist loadfile``, with the files of SAME_WORKER in one worker (``worker_scope``)."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFile(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return SAME_WORKER.get(path, path)
+            return worker_scope(nodeid)
 
     return ByFile(config, log)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import threadpoolctl
 
 from paperlib import book
 from paperlib.__main__ import main
@@ -264,6 +265,19 @@ def test_the_site_alone_is_rebuilt_from_executed_notebooks(tiny_book, monkeypatc
     monkeypatch.setenv("GITHUB_REPOSITORY", "example-lab/paperlib")
     assert main(["book", "--no-execute", "--book", str(book)]) == 0
     assert page.read_text() == before
+
+
+def test_the_suites_workers_keep_a_notebooks_cells_together_and_share_the_cores():
+    """pytest-xdist runs a file's tests (a notebook's cells) in one worker, the site tests with the
+    book tests, and each worker's BLAS thread pool gets its share of the cores."""
+    from conftest import BLAS_SHARE, worker_scope
+
+    assert worker_scope("notebooks/fig3_cdi.ipynb::Cell 7") == worker_scope("notebooks/fig3_cdi.ipynb::Cell 1")
+    assert worker_scope("tests/test_site.py::test_pages[a]") == worker_scope("tests/test_book.py::test_the_book")
+    assert worker_scope("tests/test_train.py::test_a") != worker_scope("tests/test_book.py::test_a")
+    if BLAS_SHARE:  # in a worker, the thread counts not set by the user
+        assert all(os.environ[name] == str(BLAS_SHARE) for name in book.BLAS_THREADS)
+        assert {pool["num_threads"] for pool in threadpoolctl.threadpool_info()} == {BLAS_SHARE}
 
 
 def test_nbval_kernels_use_ipc_sockets(tmp_path):
