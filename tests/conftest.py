@@ -3,7 +3,7 @@
 - The suite runs with one single-threaded JAX device per core, as the command line sets up.
 - ``tiny_data`` is ``data/``, the notebooks' default: trained once per checkout, shared with nbval.
 - ``stored_cdi`` is a private copy of the tiny CDI population, for tests that damage or lock it;
-  ``unfinished_cdi`` a copy of it with three work units left to train.
+  ``unfinished_cdi`` a copy of it with six work units left to train.
 - ``interrupt`` runs the command line and signals it (Ctrl-C, kill -9) at a chosen moment.
 - ``tiny_book`` is the whole book built once at the tiny scale (the book and browser tests read it).
 - The suite runs in one pytest-xdist worker per core (``-n auto --dist loadfile``, set in
@@ -139,14 +139,15 @@ def stored_cdi(tmp_path_factory, tiny_data) -> Path:
 
 @pytest.fixture(scope="session")
 def unfinished_copy(stored_cdi) -> Callable[[Path], Path]:
-    """``unfinished_copy(path)`` copies ``stored_cdi`` into ``path`` with its last three work units
+    """``unfinished_copy(path)`` copies ``stored_cdi`` into ``path`` with its last six work units
     unfinished (their rows removed from the manifest): ``train --task cdi --profile tiny`` there has
-    6 of its 16 networks to train."""
+    12 of its 16 networks to train, so that a test stopping it once one more unit is stored (4 + 2)
+    still finds it running, however long the test takes to look."""
 
     def copy(path: Path) -> Path:
         shutil.copytree(stored_cdi, path, dirs_exist_ok=True)
         store = TaskStore(path, "tiny", "cdi")
-        write_table(store.manifest_path, COLUMNS, store.rows()[:-6])
+        write_table(store.manifest_path, COLUMNS, store.rows()[:-12])
         return path
 
     return copy
@@ -154,7 +155,7 @@ def unfinished_copy(stored_cdi) -> Callable[[Path], Path]:
 
 @pytest.fixture
 def unfinished_cdi(unfinished_copy, tmp_path) -> Path:
-    """A copy of ``stored_cdi`` with three work units left to train (see ``unfinished_copy``)."""
+    """A copy of ``stored_cdi`` with six work units left to train (see ``unfinished_copy``)."""
     return unfinished_copy(tmp_path)
 
 

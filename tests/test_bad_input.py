@@ -382,13 +382,13 @@ def d(stored_cdi, root, tmp_path_factory, unfinished_copy, interrupt):
         finished(subprocess.CompletedProcess(args, report["returncode"], "", report["stderr"]))
 
     def interrupted(*args: str) -> None:
-        """The command on a copy of the stored population whose last three work units are not
+        """The command on a copy of the stored population whose last six work units are not
         finished, Ctrl-C'd once one more is stored; the same command then trains only the rest."""
         data = unfinished_copy(tmp_path_factory.mktemp("interrupted"))
         store = TaskStore(data, "tiny", "cdi")
-        result = interrupt(*args, "--data", data, until=lambda: len(store.finished()) >= 12)
+        result = interrupt(*args, "--data", data, until=lambda: len(store.finished()) >= 6)
         kept = {r["network"]: r["sha256"] for r in store.rows()}
-        assert len(kept) >= 12 and not list(data.rglob("*.tmp")) and store.damaged() == []
+        assert len(kept) >= 6 and not list(data.rglob("*.tmp")) and store.damaged() == []
         command = [sys.executable, "-m", "paperlib", *args, "--data", str(data)]
         resumed = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
         assert f"{len(kept)} already stored, {16 - len(kept)} trained now" in resumed.stdout, resumed.stderr
