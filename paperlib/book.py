@@ -262,14 +262,18 @@ def _papermill(source: Path, target: Path, parameters: dict, kernel) -> None:
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def blas_share(processes: int) -> int:
+    """Each of ``processes`` side by side: its share of the CPU cores for the BLAS thread pools."""
+    return max(1, len(os.sched_getaffinity(0)) // processes)
+
+
 @contextmanager
 def _kernel_environment(jobs: int):
     """What the kernels inherit: ``TQDM_DISABLE`` (progress bars belong in the terminal, not in the
     pages) and, side by side, their share of the cores for the BLAS thread pools (unless set)."""
-    cores = len(os.sched_getaffinity(0))
     settings = {"TQDM_DISABLE": "1"}
     if jobs > 1:
-        settings |= {name: str(max(1, cores // jobs)) for name in BLAS_THREADS if name not in os.environ}
+        settings |= {name: str(blas_share(jobs)) for name in BLAS_THREADS if name not in os.environ}
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:

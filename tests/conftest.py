@@ -9,8 +9,8 @@
 - The suite runs in one pytest-xdist worker per core (``-n auto --dist loadfile``, set in
   ``pyproject.toml``): each file's tests run in one worker, in order (a notebook's cells share its
   kernel; a module's fixtures are made once), and the book and site tests share one (they read one
-  built book). Each worker's linear algebra gets its share of
-  the cores, as the book's kernels do side by side.
+  built book). Each worker's linear algebra gets its share of the cores, as the book's kernels do
+  side by side.
 - nbval's kernels talk over IPC sockets in a private folder, as the book's do: no TCP port, and so
   no unencrypted-TCP warning from any kernel the suite starts.
 """
@@ -35,7 +35,7 @@ import threadpoolctl
 
 import paperlib
 from paperlib._io import computing
-from paperlib.book import BLAS_THREADS, BOOK_DIR, Repository, build_book
+from paperlib.book import BLAS_THREADS, BOOK_DIR, Repository, blas_share, build_book
 from paperlib.profiles import PROFILES, TASK_NAMES, Profile
 from paperlib.store import COLUMNS, TaskStore, write_table
 from paperlib.sweep import train
@@ -43,15 +43,15 @@ from paperlib.sweep import train
 paperlib.use_host_devices()
 
 
-def blas_share() -> int | None:
+def worker_blas_share() -> int | None:
     """Each pytest-xdist worker's share of the cores for the BLAS thread pools (see BLAS_THREADS);
     None outside a worker or where the thread counts are set already."""
     if "PYTEST_XDIST_WORKER_COUNT" not in os.environ or any(name in os.environ for name in BLAS_THREADS):
         return None
-    return max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    return blas_share(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
 
-BLAS_SHARE = blas_share()
+BLAS_SHARE = worker_blas_share()
 if BLAS_SHARE:  # this worker's pools (already started: a pytest plugin imports NumPy) and its children's
     os.environ.update(dict.fromkeys(BLAS_THREADS, str(BLAS_SHARE)))
     threadpoolctl.threadpool_limits(BLAS_SHARE)
