@@ -83,8 +83,6 @@ class TrainConfig:
     matmul: Matmul = "float32"
     unroll: int = 1
     retries: int = 0
-    matmul: Matmul = "float32"
-    unroll: int = 1
 
     def __post_init__(self):
         for field in ("n_iterations", "batch_size", "steps_per_call"):

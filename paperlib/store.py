@@ -2,7 +2,8 @@
 
 - ``DIR/<profile>/<task>/manifest.csv``: one row per network (configuration, hyperparameters,
   losses, status "ok" or "diverged" with the iteration and reason, roll-backs, weights file and
-  SHA-256); ``weights/<network>.eqx``: its ``eqx.tree_serialise_leaves`` file.
+  SHA-256, wall time, commit and lock file); ``weights/<network>.eqx``: its
+  ``eqx.tree_serialise_leaves`` file; ``checkpoints/``: the state of populations still training.
 - Every file is written to a temporary name, flushed and renamed; a weights file before the row
   naming it: a network is finished exactly when its row exists and its file matches the checksum.
 - ``population(data, profile, task)``: the usable networks of a task as a ``Population``.
@@ -41,6 +42,10 @@ COLUMNS = ("network", *_CONFIGURATION, "optimizer", *_OPTIMISER, "final_loss", "
     "retries",
     "weights",
     "sha256",
+    "train_seconds",
+    "population",
+    "commit",
+    "lock_sha256",
 )
 # search.csv: one row per trial of a configuration's random search
 SEARCH_COLUMNS = (
@@ -52,12 +57,19 @@ SEARCH_COLUMNS = (
     "status",
     "diverged_at",
     "failure",
+    "train_seconds",
+    "population",
+    "commit",
+    "lock_sha256",
 )
 # Columns added after tables were first written, with the value an older table's rows get: such a
 # table is read as if it had them, and written back with them.
-_ADDED = {"failure": "", "retries": "0"}
-_INT = {"units", "seed", "n_iterations", "diverged_at", "retries", "trial"}
-_FLOAT = {"l2", "learning_rate", "decay_rate", "momentum", "clip", "final_loss", "validation_loss"}
+# ``train_seconds`` is the wall time of the population the network trained in (every stage,
+# compilation included) and ``population`` its number of members; ``commit`` and ``lock_sha256``
+# say what trained it (``paperlib.provenance``). Unknown for rows older than these columns.
+_ADDED = {"failure": "", "retries": "0", "train_seconds": "nan", "population": "0", "commit": "", "lock_sha256": ""}
+_INT = {"units", "seed", "n_iterations", "diverged_at", "retries", "trial", "population"}
+_FLOAT = {"l2", "learning_rate", "decay_rate", "momentum", "clip", "final_loss", "validation_loss", "train_seconds"}
 
 
 class StoreError(RuntimeError):
@@ -122,6 +134,11 @@ class TaskStore:
     @property
     def search_path(self) -> Path:
         return self.path / SEARCH
+
+    @property
+    def checkpoints_path(self) -> Path:
+        """Where populations still training save their state (``paperlib.sweep.checkpoint_path``)."""
+        return self.path / "checkpoints"
 
     def rows(self) -> list[dict]:
         return read_table(self.manifest_path, COLUMNS)

@@ -4,15 +4,19 @@
   the missing units are packed by shape: every configuration of one architecture × activation ×
   size trains as one population (its seeds, or for the search its trials, all members at once).
 - A unit's networks are stored together when its pack finishes; rerunning skips every unit already
-  stored and intact, so an interrupted sweep (Ctrl-C, kill -9) resumes where it stopped.
+  stored and intact, so an interrupted sweep (Ctrl-C, kill -9) resumes where it stopped. A pack
+  still training saves its state every few minutes (``<task>/checkpoints/``), and the rerun goes on
+  from there: the weights are bit for bit those of a run never stopped.
 - Packs run in this process, or on a Dask cluster (``train(..., client=...)``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -22,6 +26,7 @@ from paperlib.cells import CELLS
 from paperlib.config import Hyperparameters
 from paperlib.objective import errors
 from paperlib.profiles import Profile, WorkUnit, consecutive_groups, get_profile, pack
+from paperlib.provenance import provenance
 from paperlib.store import Population, StoreError, TaskStore, exclusive, population, serialise
 from paperlib.tasks import Task
 from paperlib.train import train_population
@@ -79,6 +84,7 @@ def run_pack(
     hyperparameters: Sequence[Hyperparameters],
     max_members: int | None = None,
     progress: bool = False,
+    checkpoints: Path | str | None = None,
 ) -> list[tuple[list[dict], list[bytes]]]:
     """Train work units of one shape as one population through every stage; per unit, its manifest
     rows and serialised networks.
@@ -86,7 +92,8 @@ def run_pack(
     Each unit's seeds train with that unit's ``hyperparameters`` (its L2 and optimiser settings);
     members never interact, so every network is the one its unit trained alone would give. A pack
     larger than ``max_members`` (default: what fits the device, ``members_that_fit``) is trained
-    in consecutive populations.
+    in consecutive populations. With ``checkpoints`` (a folder) each population saves its training
+    state there as it goes and continues from what an interrupted run saved (``checkpoint_path``).
     """
     units = _one_shape(units)
     if len(hyperparameters) != len(units):
@@ -98,7 +105,8 @@ def run_pack(
         max_members = members_that_fit(plan.task, units[0].architecture, units[0].units, config.batch_size)
     out = []
     for group in consecutive_groups([len(u.seeds) for u in units], max_members):
-        out += _train_together([units[i] for i in group], [hyperparameters[i] for i in group], plan, stages, progress)
+        members = [units[i] for i in group]
+        out += _train_together(members, [hyperparameters[i] for i in group], plan, stages, progress, checkpoints)
     return out
 
 
@@ -109,7 +117,31 @@ def _one_shape(units: Sequence[WorkUnit]) -> tuple[WorkUnit, ...]:
     return units
 
 
-def _train_shape(units, task, seeds, hyperparameters, config, what, progress, initial=None):
+def checkpoint_path(checkpoints: Path | str | None, units: Sequence[WorkUnit], what: str) -> Path | None:
+    """Where the population of ``units`` saves its ``what`` (``"search"``, ``"stage1"``, ...) state.
+
+    Named after the first unit (and how many more share the population); what is saved records
+    everything the training depends on, so a file of another population is never continued.
+    """
+    if checkpoints is None:
+        return None
+    more = f"+{len(units) - 1}" if len(units) > 1 else ""
+    return Path(checkpoints) / f"{_configuration(units[0])}{more}-{what}.npz"
+
+
+def _configuration(unit: WorkUnit) -> str:
+    return unit.name.split("/", 1)[1]  # the folder is the task's
+
+
+def discard_checkpoints(checkpoints: Path | str, units: Sequence[WorkUnit]) -> None:
+    """Remove the saved states of populations that began with one of ``units`` (they are stored)."""
+    for unit in units:
+        for pattern in (f"{_configuration(unit)}-*.npz", f"{_configuration(unit)}+*.npz"):
+            for path in Path(checkpoints).glob(pattern):
+                path.unlink(missing_ok=True)
+
+
+def _train_shape(units, task, seeds, hyperparameters, config, what, progress, initial=None, checkpoints=None):
     """``train_population`` of ``seeds`` in the shape of ``units``, its progress bar named after them."""
     first = units[0]
     name = first.name if len(units) == 1 else f"{first.name.rsplit('-l2_', 1)[0]} ×{len(units)} L2"
@@ -123,22 +155,24 @@ def _train_shape(units, task, seeds, hyperparameters, config, what, progress, in
         config,
         initial=initial,
         progress=f"{name} {what}" if progress else False,
+        checkpoint=checkpoint_path(checkpoints, units, what.replace(" ", "")),
     )
 
 
-def _train_together(units, hyperparameters, plan, stages, progress):
+def _train_together(units, hyperparameters, plan, stages, progress, checkpoints=None):
     seeds = [s for u in units for s in u.seeds]
     owner = [i for i, u in enumerate(units) for _ in u.seeds]
     n = len(seeds)
-    models, retries, offset = None, np.zeros(n, int), 0
+    models, retries, offset, seconds = None, np.zeros(n, int), 0, 0.0
     failures, diverged_at = [""] * n, np.full(n, -1)  # the first failure of each network, in any stage
     for i, stage in enumerate(stages):
         hps = [
             dataclasses.replace(hp, learning_rate=hp.learning_rate * stage.learning_rate_scale)
             for hp in (hyperparameters[k] for k in owner)
         ]
-        result = _train_shape(units, stage.task, seeds, hps, stage.config, f"stage {i + 1}", progress, models)
-        models, retries = result.models, retries + result.retries
+        what = f"stage {i + 1}"
+        result = _train_shape(units, stage.task, seeds, hps, stage.config, what, progress, models, checkpoints)
+        models, retries, seconds = result.models, retries + result.retries, seconds + result.seconds
         for j, failure in enumerate(result.failures):
             if failure and not failures[j]:
                 failures[j], diverged_at[j] = failure, offset + int(result.diverged_at[j])
@@ -156,6 +190,8 @@ def _train_together(units, hyperparameters, plan, stages, progress):
                     optimizer=stages[-1].config.optimizer,
                     final_loss=float(result.final_loss[j]) if not failures[j] else math.nan,
                     retries=int(retries[j]),
+                    train_seconds=seconds,
+                    population=n,
                 )
             )
             blobs.append(serialise(result.member(j)))
@@ -170,12 +206,16 @@ def run_unit(profile: Profile, unit: WorkUnit, hyperparameters: Hyperparameters,
 
 
 def run_search_pack(
-    profile: Profile, units: Sequence[WorkUnit], max_members: int | None = None, progress: bool = False
+    profile: Profile,
+    units: Sequence[WorkUnit],
+    max_members: int | None = None,
+    progress: bool = False,
+    checkpoints: Path | str | None = None,
 ) -> list[list[dict]]:
     """Random search for work units of one shape: every trial of every unit a member of one population.
 
     Each unit draws its own trials (``SearchSpace.sample`` of its ``search_seed`` and L2) and trains
-    them on its first seed; per unit, its search rows.
+    them on its first seed; per unit, its search rows. ``checkpoints`` as for ``run_pack``.
     """
     units = _one_shape(units)
     plan = profile.plan(units[0].task)
@@ -188,7 +228,8 @@ def run_search_pack(
     for group in consecutive_groups([len(t) for t in trials], max_members):
         seeds = [units[k].seeds[0] for k in group for _ in trials[k]]
         hps = [hp for k in group for hp in trials[k]]
-        result = _train_shape([units[k] for k in group], stage.task, seeds, hps, config, "search", progress)
+        members = [units[k] for k in group]
+        result = _train_shape(members, stage.task, seeds, hps, config, "search", progress, checkpoints=checkpoints)
         _, validation = errors(result.models, stage.task, jax.random.PRNGKey(VALIDATION_SEED))
         j = 0
         for k in group:
@@ -196,7 +237,7 @@ def run_search_pack(
             for i, hp in enumerate(trials[k]):
                 failure = _failure(result.failures[j], validation[j])
                 row = _row(unit, unit.seeds[0], hp, config.n_iterations, validation[j], failure, result.diverged_at[j])
-                rows.append(dict(config=unit.name, trial=i, **row))
+                rows.append(dict(config=unit.name, trial=i, **row, train_seconds=result.seconds, population=len(seeds)))
                 j += 1
             out.append(rows)
     return out
@@ -277,12 +318,16 @@ def train(
     (``paperlib.profiles.pack``): every L2 value of an architecture × activation × size trains as
     one population, and its searches as another, which is what fills a GPU; the networks are the
     same as unit by unit. Only missing work is done: stored, intact networks are never trained
-    again, so an interrupted run resumes where it stopped (at the last finished pack).
+    again, and a pack interrupted while training goes on from its last checkpoint (saved every
+    few minutes under ``data/<profile>/<task>/checkpoints/``), so an interrupted run resumes where
+    it stopped with the weights of a run never stopped. Every row records the commit and lock file
+    of the directory the command runs in (``paperlib.provenance``).
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     for task in tasks:
         prof.plan(task)  # every name checked before any work starts
     mapper = _dask_map(client) if client is not None else _local_map
+    made_by = provenance()
     summary = {}
     with exclusive(data, prof.name):
         stores = {task: TaskStore(data, prof.name, task) for task in tasks}
@@ -309,19 +354,22 @@ def train(
                     searched = {r["config"] for r in store.search_rows()}
                     todo = [u for u in units if u.name not in searched]
                     n_trials = plan.search.n_trials
-                    jobs = [(prof, p, max_members) for p in pack(todo, max_members, members=lambda u: n_trials)]
-                    for _, per_unit in mapper(run_search_pack, jobs):
+                    packs = pack(todo, max_members, members=lambda u: n_trials)
+                    search = functools.partial(run_search_pack, checkpoints=store.checkpoints_path)
+                    for (_, packed, _), per_unit in mapper(search, [(prof, p, max_members) for p in packs]):
                         for rows in per_unit:
-                            store.add_search(rows)
+                            store.add_search([dict(r, **made_by) for r in rows])
+                        discard_checkpoints(store.checkpoints_path, packed)
                         bar.set_postfix_str(f"searched {per_unit[-1][0]['config']}")
                     search_rows = store.search_rows()
                     chosen = {u.name: best_trial(search_rows, u) for u in units}
                 else:
                     chosen = {u.name: plan.hyperparameters(u.architecture, u.activation, u.l2) for u in units}
                 jobs = [(prof, p, tuple(chosen[u.name] for u in p), max_members) for p in pack(units, max_members)]
-                for (_, packed, _, _), per_unit in mapper(run_pack, jobs):
+                trainer = functools.partial(run_pack, checkpoints=store.checkpoints_path)
+                for (_, packed, _, _), per_unit in mapper(trainer, jobs):
                     for unit, (rows, blobs) in zip(packed, per_unit):
-                        store.add(rows, blobs)
+                        store.add([dict(r, **made_by) for r in rows], blobs)
                         summary[task] = dataclasses.replace(
                             summary[task],
                             trained=summary[task].trained + len(rows),
@@ -329,6 +377,7 @@ def train(
                         )
                         bar.set_postfix_str(unit.name)
                         bar.update(1)
+                    discard_checkpoints(store.checkpoints_path, packed)
     return summary
 
 

@@ -12,7 +12,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import time
+import zipfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -21,6 +26,7 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 from tqdm import tqdm
 
+from paperlib._io import atomic_write
 from paperlib.config import MATMUL_PRECISION, Hyperparameters, StepSettings, TrainConfig
 from paperlib.objective import FAILURES, HyperArrays, MemberState, make_optimizer, member_step
 from paperlib.rnn import RNN, make_rnn
@@ -37,7 +43,8 @@ class PopulationResult:
     is the iteration at which member i diverged, or -1, and ``failures[i]`` why (one of
     ``FAILURES``: ``"nan"`` loss, ``"nonfinite-weights"``, loss ``"explosion"``; ``""`` if it did not).
     ``retries[i]`` counts member i's roll-backs (``TrainConfig.retries``), each of which halved its
-    learning rate; the losses of a rolled-back call stay as recorded.
+    learning rate; the losses of a rolled-back call stay as recorded. ``seconds`` is the wall time
+    of the training loop (compilation included), across the runs a checkpoint joined.
     """
 
     models: RNN
@@ -47,6 +54,7 @@ class PopulationResult:
     retries: np.ndarray
     seeds: tuple[int, ...]
     hyperparameters: tuple[Hyperparameters, ...]
+    seconds: float = float("nan")
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -154,6 +162,8 @@ def train_population(
     vectorise: bool | None = None,
     initial: RNN | None = None,
     progress: bool | str = True,
+    checkpoint: Path | str | None = None,
+    checkpoint_every: float = 300.0,
 ) -> PopulationResult:
     """Train one network per seed (with the matching hyperparameters) in one compiled program.
 
@@ -170,6 +180,10 @@ def train_population(
     - ``initial``: stacked networks (one per seed) to continue from instead of a fresh
       initialisation, e.g. for a curriculum; the seeds still set the data streams.
     - ``progress``: show a tqdm bar (a string sets its description).
+    - ``checkpoint``: a file where the training state is saved every ``checkpoint_every`` seconds
+      (at the end of a compiled call) and when training ends; a run started with a checkpoint
+      written by the same population, settings and layout continues from it and gives the weights,
+      bit for bit, of a run never stopped. A checkpoint of anything else is ignored and replaced.
 
     **Returns:** a ``PopulationResult``: ``models`` stacked along axis 0 (``result.member(i)`` is
     one network), ``losses`` of shape ``(seeds, n_iterations)``, and who diverged, when and why.
@@ -217,10 +231,17 @@ def train_population(
     states = MemberState.fresh(params, opt_state, shape)
     program = _chunk_program(devices)
 
-    losses, retries = [], np.zeros(shape, int)
+    losses, retries, done, elapsed = [], np.zeros(shape, int), 0, 0.0
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        fingerprint = _fingerprint(task, architecture, activation, n_units, seeds, hps, config, devices, initial)
+        saved = _load_checkpoint(checkpoint, fingerprint, states, hp_arrays)
+        if saved is not None:
+            states, hp_arrays, retries, done, losses, elapsed = saved
+    start = last_save = time.monotonic()
     desc = progress if isinstance(progress, str) else f"{task.name} {architecture}-{activation}"
     with tqdm(total=config.n_iterations, desc=desc, disable=not progress, unit="it", leave=False) as bar:
-        done = 0
+        bar.update(done)
         while done < config.n_iterations:
             n_steps = min(config.steps_per_call, config.n_iterations - done)
             before = states
@@ -238,6 +259,12 @@ def train_population(
             bar.update(n_steps)
             if np.isfinite(chunk[:, -1]).any():
                 bar.set_postfix(median_loss=f"{np.nanmedian(chunk[:, -1]):.4f}", refresh=False)
+            if checkpoint is not None and (
+                done == config.n_iterations or time.monotonic() - last_save >= checkpoint_every
+            ):
+                seconds = elapsed + time.monotonic() - start
+                _save_checkpoint(checkpoint, fingerprint, states, hp_arrays, retries, done, losses, seconds)
+                last_save = time.monotonic()
 
     def members(a):  # back to (members, ...) without the padding
         return np.asarray(a).reshape(n_dev * per_device, *a.shape[2:])[: len(seeds)]
@@ -251,7 +278,52 @@ def train_population(
         retries=members(retries),
         seeds=tuple(seeds),
         hyperparameters=tuple(hps),
+        seconds=elapsed + time.monotonic() - start,
     )
+
+
+def _fingerprint(task, architecture, activation, n_units, seeds, hps, config, devices, initial) -> str:
+    """What a checkpoint must have been written by to be continued (everything the run depends on)."""
+    parts = [repr(task), architecture, activation, n_units, seeds, [dataclasses.astuple(h) for h in hps]]
+    parts += [repr(config), [d.platform for d in devices], len(devices)]
+    text = repr(parts).encode()
+    if initial is not None:
+        leaves = jax.tree_util.tree_leaves(eqx.filter(initial, eqx.is_array))
+        text += b"".join(np.asarray(a).tobytes() for a in leaves)
+    return hashlib.sha256(text).hexdigest()
+
+
+def _save_checkpoint(path: Path, fingerprint: str, states, hp_arrays, retries, done: int, losses, seconds) -> None:
+    leaves = jax.tree_util.tree_leaves((states, hp_arrays))
+    arrays = {f"leaf_{i}": np.asarray(a) for i, a in enumerate(leaves)}
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        fingerprint=np.asarray(fingerprint),
+        done=np.asarray(done),
+        seconds=np.asarray(seconds),
+        retries=retries,
+        losses=np.concatenate(losses, axis=1) if losses else np.zeros((0, 0), np.float32),
+        **arrays,
+    )
+    atomic_write(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, fingerprint: str, states, hp_arrays):
+    """``(states, hp_arrays, retries, done, losses, seconds)`` saved at ``path`` by this very run, else None."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["fingerprint"]) != fingerprint:
+                return None
+            leaves, treedef = jax.tree_util.tree_flatten((states, hp_arrays))
+            saved = [data[f"leaf_{i}"] for i in range(len(leaves))]
+            if any(a.shape != b.shape or a.dtype != b.dtype for a, b in zip(saved, leaves)):
+                return None
+            states, hp_arrays = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a) for a in saved])
+            done, losses = int(data["done"]), data["losses"]
+            return states, hp_arrays, data["retries"], done, [losses] if done else [], float(data["seconds"])
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing or unreadable: start afresh
+        return None
 
 
 def _roll_back(

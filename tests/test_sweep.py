@@ -14,6 +14,11 @@ from paperlib.sweep import TaskSummary, best_trial, train
 TINY = PROFILES["tiny"]
 
 
+def outcome(rows, drop=("train_seconds",)):
+    """Rows without what differs from one run of the same training to the next (its wall time)."""
+    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
+
+
 def files_state(store):
     return {r["network"]: (r["sha256"], store.weights_path(r).stat().st_mtime_ns) for r in store.rows()}
 
@@ -95,6 +100,12 @@ def test_search_then_train_stores_a_loadable_population(tmp_path, mini):
     assert all(r["learning_rate"] == chosen["learning_rate"] for r in rows)
     assert len(models) == 2 and models[0].cell.n_units == 8
     assert set(rows[0]) == set(COLUMNS)
+    # what trained them: the wall time of their population, its size, this clone's commit and lock
+    from paperlib.provenance import commit, lock_sha256
+
+    assert all(r["train_seconds"] > 0 and r["population"] == 2 for r in rows + search)
+    assert all(r["commit"] == commit() and r["lock_sha256"] == lock_sha256() for r in rows + search)
+    assert len(lock_sha256()) == 64 and len(commit().removesuffix("-dirty")) == 40
 
 
 def test_resume_after_kill_minus_nine_does_only_the_missing_work(unfinished_cdi, cli, interrupt):
@@ -161,7 +172,7 @@ def test_dask_local_cluster_gives_the_same_networks(tmp_path, mini):
         train(["cdi"], mini, str(tmp_path / "dask"), client=client, progress=False)
     local, dask = (TaskStore(tmp_path / k, "mini", "cdi") for k in ("local", "dask"))
     key = lambda r: r["network"]  # noqa: E731
-    assert sorted(local.rows(), key=key) == sorted(dask.rows(), key=key)
+    assert outcome(sorted(local.rows(), key=key)) == outcome(sorted(dask.rows(), key=key))
     for row in local.rows():
         assert local.weights_path(row).read_bytes() == dask.weights_path(row).read_bytes()
 
@@ -228,8 +239,9 @@ def test_a_shape_packed_into_one_population_gives_each_configuration_its_own_net
     train(["flipflop"], two_l2, str(tmp_path / "alone"), progress=False, max_members=2)
     assert sizes == [2, 2, 2, 2]
     packed, alone = (TaskStore(tmp_path / k, "mini", "flipflop") for k in ("packed", "alone"))
-    assert packed.search_rows() == alone.search_rows()
-    assert packed.rows() == alone.rows() and len(packed.rows()) == 4
+    sizes_too = ("train_seconds", "population")  # packed populations are larger
+    assert outcome(packed.search_rows(), sizes_too) == outcome(alone.search_rows(), sizes_too)
+    assert outcome(packed.rows(), sizes_too) == outcome(alone.rows(), sizes_too) and len(packed.rows()) == 4
     assert {r["l2"] for r in packed.rows()} == {1e-4, 1e-2}
     for row in packed.rows():
         assert packed.weights_path(row).read_bytes() == alone.weights_path(row).read_bytes()
@@ -300,3 +312,35 @@ def test_the_cost_projection_pays_the_fixed_part_once_per_pack(root, monkeypatch
     assert hours["packed"] == pytest.approx(configs * (20_000 * 10 + 2_000 * 16) / 3.6e6)
     split = bench.cost(medium, ["cdi"], fixed, lambda *_: 10)["cdi"]  # a pack cut to one configuration each
     assert split["packed"] == pytest.approx(split["one_configuration_at_a_time"])
+
+
+def test_every_population_checkpoints_under_its_task_and_the_files_go_once_stored(tmp_path, mini, monkeypatch):
+    """Each search and stage of a pack saves to its own file under ``<task>/checkpoints/`` (so a
+    stopped pack continues where it was, ``test_train``), removed once its networks are stored."""
+    import paperlib.sweep as sweep
+
+    two_stages = dataclasses.replace(  # a curriculum where there is no search (the paper's sine task has one)
+        mini, plans=tuple((t, dataclasses.replace(p, stages=p.stages * (1 if p.search else 2))) for t, p in mini.plans)
+    )
+    paths, real = [], sweep.train_population
+
+    def recorded(*args, checkpoint=None, **kwargs):
+        paths.append(checkpoint)
+        result = real(*args, checkpoint=checkpoint, **kwargs)
+        assert checkpoint.is_file(), "the finished state is saved before the networks are stored"
+        return result
+
+    monkeypatch.setattr(sweep, "train_population", recorded)
+    train(["flipflop", "cdi"], two_stages, str(tmp_path), progress=False)
+    names = {task: sorted(p.name for p in paths if p.parent.parent.name == task) for task in ("flipflop", "cdi")}
+    assert names["flipflop"] == [
+        "gru-tanh-n8-l2_1e-04-search.npz",
+        "gru-tanh-n8-l2_1e-04-stage1.npz",
+        "vanilla-tanh-n8-l2_1e-04-search.npz",
+        "vanilla-tanh-n8-l2_1e-04-stage1.npz",
+    ]
+    assert names["cdi"] == [f"{a}-tanh-n8-l2_1e-04-stage{i}.npz" for a in ("gru", "vanilla") for i in (1, 2)]
+    for task in ("flipflop", "cdi"):
+        store = TaskStore(tmp_path, "mini", task)
+        assert all(p.parent == store.checkpoints_path for p in paths if p.parent.parent.name == task)
+        assert list(store.checkpoints_path.iterdir()) == []

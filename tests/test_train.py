@@ -173,3 +173,57 @@ def test_unrolling_the_time_loop_trains_the_same_networks():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="unroll"):
         TrainConfig(unroll=0)
+
+
+def test_a_population_stopped_midway_continues_from_its_checkpoint_bit_for_bit(tmp_path, monkeypatch):
+    """Stopped after two compiled calls (a KeyboardInterrupt, as a stop gives), the rerun does only
+    the calls left and ends with the weights, losses and roll-backs of a run never stopped; a
+    checkpoint of another population, or a damaged one, is ignored and the population trained afresh."""
+    import paperlib.train as train_module
+
+    task = FlipFlop(n_time=20)
+    config = dataclasses.replace(TINY, n_iterations=40, retries=1)
+    hps = [GOOD, dataclasses.replace(BAD, l2=1e-4)]  # the second member rolls back: its state is saved too
+    whole = train_population(task, "gru", "tanh", 8, [0, 1], hps, config, progress=False)
+    real, calls = train_module._chunk_program, []
+
+    def stopping_after(n):
+        def make(devices):
+            program = real(devices)
+
+            def run(*args):
+                if len(calls) == n:
+                    raise KeyboardInterrupt
+                calls.append(int(args[-1]))  # the iteration each call starts at
+                return program(*args)
+
+            return run
+
+        return make
+
+    path = tmp_path / "pop.npz"
+    monkeypatch.setattr(train_module, "_chunk_program", stopping_after(2))
+    with pytest.raises(KeyboardInterrupt):
+        train_population(task, "gru", "tanh", 8, [0, 1], hps, config, progress=False, checkpoint=path, checkpoint_every=0)
+    assert calls == [0, 10] and path.is_file()
+    calls.clear()
+    monkeypatch.setattr(train_module, "_chunk_program", stopping_after(99))
+    resumed = train_population(task, "gru", "tanh", 8, [0, 1], hps, config, progress=False, checkpoint=path)
+    assert calls == [20, 30], "only the calls left are run"
+    assert leaves_equal(resumed.models, whole.models)
+    np.testing.assert_array_equal(resumed.losses, whole.losses)
+    assert resumed.retries.tolist() == whole.retries.tolist() and whole.retries[1] >= 1
+    assert resumed.seconds > 0
+    # finished: a rerun trains nothing and gives the same population
+    calls.clear()
+    again = train_population(task, "gru", "tanh", 8, [0, 1], hps, config, progress=False, checkpoint=path)
+    assert calls == [] and leaves_equal(again.models, whole.models)
+    # another population's checkpoint (other seeds) is not continued
+    other = train_population(task, "gru", "tanh", 8, [2, 3], hps, config, progress=False, checkpoint=path)
+    assert len(calls) == 4
+    alone = train_population(task, "gru", "tanh", 8, [2, 3], hps, config, progress=False)
+    assert leaves_equal(other.models, alone.models)
+    path.write_bytes(path.read_bytes()[:200])  # damaged
+    calls.clear()
+    fresh = train_population(task, "gru", "tanh", 8, [2, 3], hps, config, progress=False, checkpoint=path)
+    assert len(calls) == 4 and leaves_equal(fresh.models, alone.models)
