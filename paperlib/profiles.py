@@ -137,12 +137,17 @@ class WorkUnit:
     seeds: tuple[int, ...]
 
     @property
+    def configuration(self) -> str:
+        """The configuration's name within its task, e.g. ``gru-tanh-n64-l2_1e-04``."""
+        return f"{self.architecture}-{self.activation}-n{self.units}-l2_{self.l2:.0e}"
+
+    @property
     def name(self) -> str:
-        return f"{self.task}/{self.architecture}-{self.activation}-n{self.units}-l2_{self.l2:.0e}"
+        return f"{self.task}/{self.configuration}"
 
     def network_id(self, seed: int) -> str:
         """The stable name of this unit's network of ``seed``, used for its weights file."""
-        return f"{self.architecture}-{self.activation}-n{self.units}-l2_{self.l2:.0e}-s{seed}"
+        return f"{self.configuration}-s{seed}"
 
     @property
     def network_ids(self) -> list[str]:

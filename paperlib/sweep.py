@@ -126,17 +126,13 @@ def checkpoint_path(checkpoints: Path | str | None, units: Sequence[WorkUnit], w
     if checkpoints is None:
         return None
     more = f"+{len(units) - 1}" if len(units) > 1 else ""
-    return Path(checkpoints) / f"{_configuration(units[0])}{more}-{what}.npz"
-
-
-def _configuration(unit: WorkUnit) -> str:
-    return unit.name.split("/", 1)[1]  # the folder is the task's
+    return Path(checkpoints) / f"{units[0].configuration}{more}-{what}.npz"
 
 
 def discard_checkpoints(checkpoints: Path | str, units: Sequence[WorkUnit]) -> None:
     """Remove the saved states of populations that began with one of ``units`` (they are stored)."""
     for unit in units:
-        for pattern in (f"{_configuration(unit)}-*.npz", f"{_configuration(unit)}+*.npz"):
+        for pattern in (f"{unit.configuration}-*.npz", f"{unit.configuration}+*.npz"):
             for path in Path(checkpoints).glob(pattern):
                 path.unlink(missing_ok=True)
 

@@ -54,7 +54,7 @@ class PopulationResult:
     retries: np.ndarray
     seeds: tuple[int, ...]
     hyperparameters: tuple[Hyperparameters, ...]
-    seconds: float = float("nan")
+    seconds: float
 
     def __len__(self) -> int:
         return len(self.seeds)

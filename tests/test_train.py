@@ -204,7 +204,9 @@ def test_a_population_stopped_midway_continues_from_its_checkpoint_bit_for_bit(t
     path = tmp_path / "pop.npz"
     monkeypatch.setattr(train_module, "_chunk_program", stopping_after(2))
     with pytest.raises(KeyboardInterrupt):
-        train_population(task, "gru", "tanh", 8, [0, 1], hps, config, progress=False, checkpoint=path, checkpoint_every=0)
+        train_population(
+            task, "gru", "tanh", 8, [0, 1], hps, config, progress=False, checkpoint=path, checkpoint_every=0
+        )
     assert calls == [0, 10] and path.is_file()
     calls.clear()
     monkeypatch.setattr(train_module, "_chunk_program", stopping_after(99))
