@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
         help="notebooks executed side by side (default: one per CPU core; one where JAX has a GPU)",
     )
 
+    release = commands.add_parser(
+        "release",
+        help="pack a trained population into a release folder for git, or unpack one into the data directory",
+    )
+    release.add_argument("action", choices=("pack", "unpack"))
+    release.add_argument("folder", type=Path, help="the release folder, e.g. data/releases/paper64")
+    release.add_argument("--profile", choices=profiles, default="paper64", help="population to pack (default: paper64)")
+    release.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
+
     from paperlib.book import NOTEBOOKS
 
     run = commands.add_parser(
@@ -114,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from paperlib.book import NotebookError
     from paperlib.store import StoreError
 
-    command = {"train": _train, "claims": _claims, "book": _book, "run": _run}[args.command]
+    command = {"train": _train, "claims": _claims, "book": _book, "run": _run, "release": _release}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -182,6 +191,20 @@ def _train(args) -> int:
             client.close()
     for task, s in summary.items():
         print(f"{task}: {s.stored} already stored, {s.trained} trained now ({s.diverged} diverged)")
+    return 0
+
+
+def _release(args) -> int:
+    from paperlib.release import pack_release, unpack_release
+
+    if args.action == "pack":
+        meta = pack_release(args.data, args.profile, args.folder)
+        size = sum((args.folder / name).stat().st_size for name in meta["files"])
+        counts = ", ".join(f"{t} {c['networks']} ({c['diverged']} diverged)" for t, c in meta["tasks"].items())
+        print(f"released {counts} into {args.folder}: {len(meta['files'])} files, {size / 2**20:.1f} MiB")
+    else:
+        written = unpack_release(args.folder, args.data)
+        print(", ".join(f"{t}: {n} networks written" for t, n in written.items()))
     return 0
 
 

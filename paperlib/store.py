@@ -102,12 +102,17 @@ def read_table(path: Path, columns: Sequence[str]) -> list[dict]:
         raise StoreError(f"{path} is damaged: {err}") from None
 
 
-def write_table(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> None:
+def encode_table(columns: Sequence[str], rows: Sequence[dict]) -> bytes:
+    """The CSV bytes of ``rows`` under ``columns`` (what ``read_table`` reads back)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: row[k] for k in columns} for row in rows)
-    atomic_write(path, buffer.getvalue().encode())
+    return buffer.getvalue().encode()
+
+
+def write_table(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> None:
+    atomic_write(path, encode_table(columns, rows))
 
 
 def _typed(row: dict) -> dict:
