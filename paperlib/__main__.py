@@ -85,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--profile", choices=profiles, default="paper64", help="population to pack (default: paper64)")
     release.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
 
+    verify = commands.add_parser(
+        "verify",
+        help="retrain members of a release from its manifest alone; check weights and fixed points match",
+    )
+    verify.add_argument("folder", type=Path, help="the release folder, e.g. data/releases/paper64")
+    verify.add_argument(
+        "--network", action="append", default=[], metavar="TASK/NETWORK", help="a member to retrain (repeatable)"
+    )
+    verify.add_argument("--sample", type=int, default=0, metavar="K", help="also retrain K members drawn at random")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the random draw (default: 0)")
+    verify.add_argument("--no-fixed-points", action="store_true", help="compare the weights only")
+    verify.add_argument("--json", action="store_true", help="print the checks as JSON")
+
     from paperlib.book import NOTEBOOKS
 
     run = commands.add_parser(
@@ -112,18 +125,23 @@ def _check_data_dir(parser: argparse.ArgumentParser, data: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _check_data_dir(parser, args.data)
+    if hasattr(args, "data"):
+        _check_data_dir(parser, args.data)
     for command, option in (("train", "workers"), ("train", "max_members"), ("book", "jobs")):
         value = getattr(args, option) if args.command == command else None
         if value is not None and value < 1:
             parser.error(f"--{option.replace('_', '-')} must be a positive integer, got {value}")
     if args.command == "train" and not args.scheduler_timeout > 0:
         parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
+    if args.command == "verify" and (args.sample < 0 or (args.sample == 0 and not args.network)):
+        parser.error("verify needs --sample K (K ≥ 1) or at least one --network")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
     from paperlib.book import NotebookError
     from paperlib.store import StoreError
 
-    command = {"train": _train, "claims": _claims, "book": _book, "run": _run, "release": _release}[args.command]
+    command = {"train": _train, "claims": _claims, "book": _book, "run": _run, "release": _release, "verify": _verify}[
+        args.command
+    ]
     try:
         return command(args)
     except KeyboardInterrupt:
@@ -192,6 +210,16 @@ def _train(args) -> int:
     for task, s in summary.items():
         print(f"{task}: {s.stored} already stored, {s.trained} trained now ({s.diverged} diverged)")
     return 0
+
+
+def _verify(args) -> int:
+    from paperlib.verify import as_json, report, verify_release
+
+    checks = verify_release(
+        args.folder, args.network, args.sample, args.seed, fixed_points=not args.no_fixed_points, progress=True
+    )
+    print(as_json(checks) if args.json else report(checks))
+    return 0 if all(c.agrees for c in checks) else 1
 
 
 def _release(args) -> int:

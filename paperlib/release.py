@@ -10,6 +10,7 @@ never overwrites an intact network; ``train`` then finds those networks finished
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from paperlib._io import atomic_write
+from paperlib.profiles import PROFILES, Profile, get_profile
 from paperlib.store import (
     COLUMNS,
     MANIFEST,
@@ -33,6 +35,32 @@ from paperlib.store import (
 RELEASE = "release.json"
 MAX_FILE_BYTES = 5 * 2**20  # every file stays small enough for git
 PROVENANCE = "PROVENANCE"  # data/<profile>/PROVENANCE: what the training run was started from
+
+
+def recipe(profile: Profile, task: str) -> dict:
+    """How ``profile`` trains ``task``, as plain JSON: each stage's task class and parameters, its
+    training settings and rate factor; the random search; the optimiser overrides; the groups left out.
+
+    With a manifest row (configuration, seed, chosen hyperparameters) this is everything a network's
+    training reads; ``release.json`` records it per task, and ``paperlib.verify`` checks it against
+    the profile before retraining.
+    """
+    plan = profile.plan(task)
+    value = {
+        "stages": [
+            {
+                "task": type(s.task).__name__,
+                "task_parameters": dataclasses.asdict(s.task),
+                "config": dataclasses.asdict(s.config),
+                "learning_rate_scale": s.learning_rate_scale,
+            }
+            for s in plan.stages
+        ],
+        "search": dataclasses.asdict(plan.search) if plan.search is not None else None,
+        "optimizers": dict(plan.optimizers),
+        "exclude": [list(x) for x in plan.exclude],
+    }
+    return json.loads(json.dumps(value))
 
 
 def pack_release(data: Path | str, profile: str, out: Path | str) -> dict:
@@ -70,6 +98,8 @@ def pack_release(data: Path | str, profile: str, out: Path | str) -> dict:
         "profile": profile,
         "tasks": counts,
         "provenance": provenance.read_text() if provenance.is_file() else "",
+        # a profile made in code (not in PROFILES) has no recipe to record: its release cannot be verified
+        "recipe": {task: recipe(get_profile(profile), task) for task in tasks} if profile in PROFILES else {},
         "files": {name: sha256(blob) for name, blob in sorted(files.items())},
     }
     for name, blob in files.items():

@@ -15,7 +15,7 @@ FLOORS = {
     "store": ({"profiles", "store", "release"}, {"ground"}),
     "sweep": ({"sweep"}, {"ground", "training", "store"}),
     "analysis": ({"analysis", "figures", "claims", "plots"}, {"ground", "math", "store"}),
-    "publishing": ({"book", "__main__"}, {"ground", "math", "training", "store", "sweep", "analysis"}),
+    "publishing": ({"book", "verify", "__main__"}, {"ground", "math", "training", "store", "sweep", "analysis"}),
 }
 FLOOR_OF = {module: floor for floor, (modules, _) in FLOORS.items() for module in modules}
 
