@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     claims.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
     claims.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
     claims.add_argument(
+        "--task",
+        action="append",
+        choices=TASK_NAMES,
+        default=None,
+        help="a task whose population is read (repeatable; default: all three); claims of the others are not measured",
+    )
+    claims.add_argument(
         "--json",
         action="store_true",
         help="print a JSON array of {id, claim, holds (true / false / null: not measurable), values, p_value, ...}",
@@ -184,7 +191,7 @@ def _claims(args) -> int:
     from paperlib.store import StoreError
 
     try:
-        results = measure_claims(args.data, args.profile)
+        results = measure_claims(args.data, args.profile, tuple(args.task or TASK_NAMES))
     except StoreError as err:
         return _fail(f"{err} (train it first: python -m paperlib train --profile {args.profile})")
     if args.json:

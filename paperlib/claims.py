@@ -1,4 +1,4 @@
-"""The paper's claims measured on a trained population: SPEC.md §6, rules v2 (fixed 2026-11-26).
+"""The paper's claims measured on a trained population: SPEC.md §6, rules v2 (fixed 2026-11-26; C3 changed 2026-12-04).
 
 - ``measure_claims(data, profile)``: one ``Claim`` per id C1–C8, whether it holds by its rule.
 - ``c1`` … ``c8``: one function per claim, each citing the paper's sentence it measures; the
@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -154,8 +156,11 @@ def by_label(D: np.ndarray, pop: Population, mask: np.ndarray | None = None) -> 
     return out
 
 
-def _clusters_everywhere(tests: dict[str, dict[str, ClusterTest]]) -> bool | None:
-    if any(len(per) < 2 for per in tests.values()):
+def _clusters_everywhere(
+    tests: dict[str, dict[str, ClusterTest]], labels: tuple[str, ...] = ("architecture", "activation")
+) -> bool | None:
+    """True when every ``labels`` test clusters on every task; None when one of them could not be run."""
+    if any(set(per) != set(labels) for per in tests.values()):
         return None
     return all(t.p_value < ALPHA for per in tests.values() for t in per.values())
 
@@ -218,16 +223,26 @@ def c2(pops: dict) -> Claim:
 
 def c3(pops: dict) -> Claim:
     """Appendix E: "both SVCCA and CKA show differences between network representations that cluster
-    based on RNN architectures"."""
-    tests = {task: by_label(analysis.distance_matrix(pop, "cka"), pop) for task, pop in pops.items()}
+    based on RNN architectures".
+
+    Decided on architecture alone, as the sentence reads (rules v2, change of 2026-12-04); the
+    activation test is reported beside it, not deciding.
+    """
+    tests, beside = {}, {}
+    for task, pop in pops.items():
+        per = by_label(analysis.distance_matrix(pop, "cka"), pop)
+        tests[task] = {k: v for k, v in per.items() if k == "architecture"}
+        beside[task] = {k: v for k, v in per.items() if k != "architecture"}
     return Claim(
         "C3",
         "CKA agrees with SVCCA on that clustering",
         paper="The key takeaway is that both SVCCA and CKA show differences between network representations that "
         "cluster based on RNN architectures. (Appendix E)",
-        rule="linear CKA clusters both labels on every task (permutation p < 0.05)",
-        holds=_clusters_everywhere(tests),
+        rule="linear CKA clusters architecture on every task (permutation p < 0.05); activation reported beside it, "
+        "not deciding (change of 2026-12-04)",
+        holds=_clusters_everywhere(tests, labels=("architecture",)),
         deciding=tests,
+        beside=beside,
         reading="nearest-neighbour accuracy of the label, its chance level and permutation p-value, per task",
     )
 
@@ -449,13 +464,59 @@ def beyond_the_paper(data: str | Path, profile: str) -> list[Claim]:
     return [d1({t: population(data, profile, t) for t in TASK_NAMES})]
 
 
-def measure_claims(data: str | Path, profile: str) -> list[Claim]:
+# the tasks each claim reads (C1-C3 every task's population)
+CLAIM_TASKS: dict[str, tuple[str, ...]] = {
+    "C1": TASK_NAMES,
+    "C2": TASK_NAMES,
+    "C3": TASK_NAMES,
+    "C4": ("flipflop",),
+    "C5": ("flipflop",),
+    "C6": ("sine",),
+    "C7": ("cdi",),
+    "C8": ("cdi",),
+}
+
+
+def _unmeasured(claim: Claim, missing: tuple[str, ...]) -> Claim:
+    """``claim`` measured without the populations of ``missing`` tasks: a rule over every task that
+    already fails stays failed (no task can restore it); one that holds so far is not yet decided."""
+    if not missing or claim.holds is False:
+        return claim
+    reading = f"not decided: no {', '.join(missing)} population yet; measured on the others. {claim.reading}"
+    return dataclasses.replace(claim, holds=None, reading=reading.strip())
+
+
+def _not_measured(id: str, missing: tuple[str, ...]) -> Claim:
+    return Claim(
+        id,
+        _CLAIM_NAMES[id],
+        paper="",
+        rule="",
+        holds=None,
+        deciding={},
+        reading=f"not measured: no {', '.join(missing)} population yet",
+    )
+
+
+_CLAIM_NAMES = {
+    "C4": "flip-flop networks share one topology: 8 stable points plus saddles",
+    "C5": "topology does not cluster by architecture",
+    "C6": "sine: one mildly unstable oscillatory mode per cue, linear frequency ≈ cued frequency",
+    "C7": "CDI: a mode with λ ≈ 1 per context; gated cells have more eigenvalues near 1 than Vanilla",
+    "C8": "trained and untrained relu networks can be closer in SVCCA than trained relu and trained tanh",
+}
+
+
+def measure_claims(data: str | Path, profile: str, tasks: Sequence[str] = TASK_NAMES) -> list[Claim]:
     """Measure C1–C8 on the populations stored under ``data`` at ``profile``.
 
     **Arguments:**
 
     - ``data``: the data directory ``python -m paperlib train`` filled.
     - ``profile``: ``"tiny"``, ``"small"``, ``"medium"`` or ``"paper"`` (``paperlib.profiles.PROFILES``).
+    - ``tasks``: the tasks whose populations are read (default: all three). With fewer, as while a
+      population is still training, a claim of a missing task is *not measured*, and a claim over
+      every task (C1-C3) is decided only where it already fails (``_unmeasured``).
 
     **Returns:** eight ``Claim``s, C1 to C8, each with ``holds`` (True, False, or None: not
     measurable, ``reading`` says why), the numbers that decide it (``deciding``), those reported
@@ -467,20 +528,31 @@ def measure_claims(data: str | Path, profile: str) -> list[Claim]:
         print(claim.id, claim.verdict, claim.claim)
     ```
     """
-    pops = {t: population(data, profile, t) for t in TASK_NAMES}
-    topo = figures.flipflop_topology(pops["flipflop"])
-    claims = [
-        c1(pops, data, profile),
-        c2(pops),
-        c3(pops),
-        c4(topo, pops["flipflop"]),
-        c5(topo, pops["flipflop"]),
-        c6(figures.sine_linearisation(pops["sine"])),
-        c7(figures.cdi_lines(pops["cdi"]), pops["cdi"]),
-        c8(figures.trained_vs_untrained(pops["cdi"])),
-    ]
+    unknown = sorted(set(tasks) - set(TASK_NAMES))
+    if unknown or not tasks:
+        raise ValueError(f"tasks must be a non-empty subset of {TASK_NAMES}, got {tuple(tasks)}")
+    pops = {t: population(data, profile, t) for t in TASK_NAMES if t in tasks}
+    topology = functools.cache(lambda: figures.flipflop_topology(pops["flipflop"]))  # read by C4 and C5
+    measure = {
+        "C1": lambda: c1(pops, data, profile),
+        "C2": lambda: c2(pops),
+        "C3": lambda: c3(pops),
+        "C4": lambda: c4(topology(), pops["flipflop"]),
+        "C5": lambda: c5(topology(), pops["flipflop"]),
+        "C6": lambda: c6(figures.sine_linearisation(pops["sine"])),
+        "C7": lambda: c7(figures.cdi_lines(pops["cdi"]), pops["cdi"]),
+        "C8": lambda: c8(figures.trained_vs_untrained(pops["cdi"])),
+    }
     notes = caveats(profile)
-    return [dataclasses.replace(c, caveat=notes.get(c.id, "")) for c in claims]
+    claims = []
+    for id, needs in CLAIM_TASKS.items():
+        missing = tuple(t for t in needs if t not in pops)
+        if missing and len(missing) == len(needs):
+            claim = _not_measured(id, missing)
+        else:
+            claim = _unmeasured(measure[id](), missing)
+        claims.append(dataclasses.replace(claim, caveat=notes.get(id, "")))
+    return claims
 
 
 def _numbers(values: dict, depth: int = 0) -> str:

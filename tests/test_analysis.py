@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from paperlib import analysis, figures
-from paperlib.claims import caveats
+from paperlib.claims import ALPHA, caveats, measure_claims
 from paperlib.fixed_points import slow_speed
 from paperlib.similarity import pairwise
 from paperlib.store import Population, population
@@ -89,6 +89,28 @@ def test_claims_command_prints_every_claim_with_a_verdict(claims):
     assert all(c["holds"] in (True, False, None) for c in claims)
     verdicts = {True: "holds", False: "does not hold", None: "not measurable"}
     assert all(c["verdict"] == verdicts[c["holds"]] for c in claims)
+
+
+def test_c3_decides_on_architecture_alone_with_activation_beside(claims):
+    c3 = claims[2]
+    assert all(set(per) == {"architecture"} for per in c3["values"].values())
+    assert all(set(per) == {"activation"} for per in c3["beside"].values())
+    assert c3["holds"] == all(per["architecture"]["p_value"] < ALPHA for per in c3["values"].values())
+
+
+def test_claims_of_a_missing_task_are_not_measured_and_the_others_unchanged(tiny_data, claims):
+    partial = [c.as_dict() for c in measure_claims(tiny_data, "tiny", ("cdi",))]
+    assert [c["id"] for c in partial] == [c["id"] for c in claims]
+    for whole, part in zip(claims, partial):
+        if whole["id"] in ("C7", "C8"):  # CDI's own claims: the same numbers and verdict
+            assert part == whole
+        elif whole["id"] in ("C4", "C5", "C6"):
+            assert part["holds"] is None and "not measured: no" in part["reading"]
+        else:  # over every task: decided only where CDI alone already fails the rule
+            assert set(part["values"].get("fraction_learned", part["values"])) == {"cdi"}
+            assert part["holds"] in (False, None)
+    with pytest.raises(ValueError, match="subset"):
+        measure_claims(tiny_data, "tiny", ("cdi", "bogus"))
 
 
 def test_clustering_claims_carry_the_deciding_permutation_p_values(claims):
