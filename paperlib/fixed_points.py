@@ -634,8 +634,13 @@ def find_fixed_points_population(
 
     One compiled search, vmapped over the stacked parameters, on the first local device (see
     ``find_fixed_points`` on devices); every lane runs until all are done (no compaction). One
-    round only: ``options.n_between`` is not used here.
+    round only: ``options.n_between`` must be 0 (the second round is ``find_fixed_points``'s).
     """
+    if options.n_between:
+        raise ValueError(
+            f"find_fixed_points_population searches one round; options.n_between must be 0, got {options.n_between} "
+            "(use find_fixed_points per network for the second round between stable points)"
+        )
     dtype, context = precision(options.x64)
     with context:
         models = cast(models, dtype)

@@ -23,8 +23,8 @@ import numpy as np
 from jaxtyping import Float
 from tqdm import tqdm
 
-Metric = Literal["svcca", "cka", "procrustes", "dsa"]
-METRICS = ("svcca", "cka", "procrustes", "dsa")
+Metric = Literal["svcca", "cka", "procrustes"]
+METRICS = ("svcca", "cka", "procrustes")
 _RANK_TOL = 1e-10  # singular values below this fraction of the largest are numerical zeros
 
 
@@ -263,7 +263,6 @@ def pairwise(
     kernel: str = "linear",
     sigma: float | None = None,
     debiased: bool = False,
-    dsa=None,
     block: int = 32,
     progress: bool = True,
 ) -> Float[np.ndarray, "n n"]:
@@ -274,8 +273,8 @@ def pairwise(
     - ``reps``: N matrices (samples, features_i), all with the same samples.
     - ``metric``: ``"svcca"`` or ``"cka"`` (1 − similarity), or ``"procrustes"`` (radians).
     - ``k``, ``variance``: SVCCA's truncation; ``kernel``, ``sigma``, ``debiased``: CKA's options.
-    - ``metric="dsa"``: Dynamical Similarity Analysis (``paperlib.dsa.pairwise``), of trajectories
-      ``(trials, time, units)`` rather than samples; ``dsa`` takes its ``DSAOptions``.
+    - Dynamical Similarity Analysis compares trajectories ``(trials, time, units)``, not samples:
+      it is ``paperlib.dsa.pairwise``, and ``metric="dsa"`` here raises, naming it.
     - ``block``: pairs compared per compiled call, ``block`` × ``block``.
     - ``progress``: show a progress bar.
 
@@ -290,12 +289,10 @@ def pairwise(
     D = pairwise(reps, "cka", progress=False)  # (4, 4)
     ```
     """
+    if metric == "dsa":
+        raise ValueError("DSA compares trajectories (trials, time, units), not samples: use paperlib.dsa.pairwise")
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
-    if metric == "dsa":
-        from paperlib import dsa as dynamics
-
-        return dynamics.pairwise(reps, dsa or dynamics.DSAOptions(), progress=progress)
     reps = [_matrix(f"reps[{i}]", r) for i, r in enumerate(reps)]
     if len(reps) < 2:
         raise ValueError(f"pairwise needs at least 2 representations, got {len(reps)}")

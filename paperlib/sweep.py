@@ -250,7 +250,13 @@ def best_trial(search_rows: Sequence[dict], unit: WorkUnit) -> Hyperparameters:
     if not rows:
         raise RuntimeError(f"every search trial of {unit.name} diverged; widen the search space")
     best = min(rows, key=lambda r: r["validation_loss"])
-    return Hyperparameters(best["learning_rate"], best["decay_rate"], best["momentum"], best["clip"], unit.l2)
+    return Hyperparameters(
+        learning_rate=best["learning_rate"],
+        decay_rate=best["decay_rate"],
+        momentum=best["momentum"],
+        clip=best["clip"],
+        l2=unit.l2,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -99,7 +99,13 @@ def unit_of(row: dict) -> WorkUnit:
 
 def hyperparameters_of(row: dict) -> Hyperparameters:
     """The optimiser settings a manifest row records (chosen by the search, or the profile's)."""
-    return Hyperparameters(row["learning_rate"], row["decay_rate"], row["momentum"], row["clip"], row["l2"])
+    return Hyperparameters(
+        learning_rate=row["learning_rate"],
+        decay_rate=row["decay_rate"],
+        momentum=row["momentum"],
+        clip=row["clip"],
+        l2=row["l2"],
+    )
 
 
 def _load(row: dict, blob: bytes):

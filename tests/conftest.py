@@ -76,11 +76,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SAME_WORKER = {"tests/test_site.py": "tests/test_book.py"}
 
 
+# Files whose tests are each a group of its own, started first: each retrains a network for minutes.
+SPLIT = ("tests/test_paper64_release.py",)
+
+
 def worker_scope(nodeid: str) -> str:
     """The group a test runs in, in one worker and in order: its file (a notebook's cells share its
-    kernel; a module's fixtures are made once), or the file SAME_WORKER names."""
+    kernel; a module's fixtures are made once), the file SAME_WORKER names, or (SPLIT) the test alone."""
     path = nodeid.split("::", 1)[0]
-    return SAME_WORKER.get(path, path)
+    return nodeid if path in SPLIT else SAME_WORKER.get(path, path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The SPLIT files' tests first, so the longest groups do not start last."""
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in SPLIT)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):

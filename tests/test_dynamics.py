@@ -202,6 +202,8 @@ def test_fixed_points_of_networks_solve_the_fixed_point_equation():
     starts = np.stack([initial_states(t, 64, noise=0.5, seed=i) for i, t in enumerate(trajectories)])
     results = find_fixed_points_population(models, jnp.zeros(3), starts)
     assert len(results) == 3
+    with pytest.raises(ValueError, match="n_between must be 0"):  # the second round is not silently dropped
+        find_fixed_points_population(models, jnp.zeros(3), starts, FixedPointOptions(n_between=8))
     for i, fps in enumerate(results):
         model = jax.tree_util.tree_map(lambda a: a[i], models)
         alone = find_fixed_points(model.step, jnp.zeros(3), starts[i])

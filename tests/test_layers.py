@@ -67,3 +67,14 @@ def test_training_loads_no_analysis_module():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_hyperparameters_are_built_by_name_everywhere(modules):
+    """Four floats of similar size in a fixed order are easy to swap: every ``Hyperparameters(...)``
+    in the package names its arguments."""
+    positional = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Hyperparameters" and node.args:
+                positional.append(f"{name}:{node.lineno}")
+    assert not positional, f"Hyperparameters called with positional arguments at {positional}"
