@@ -61,7 +61,7 @@ $(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --python $(BIN)/python -q -r $(LOCK)
-	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
+	$(BIN)/uv pip install --python $(BIN)/python -q -e ".[book,dev]" -c $(LOCK)
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Re-resolve requirements.in into requirements.lock, then the GPU set at the same versions (needs uv).

@@ -244,9 +244,10 @@ def _release(args) -> int:
 
 
 def _book(args) -> int:
-    from paperlib.book import BOOK_DIR, build_book, build_site
+    from paperlib.book import BOOK_DIR, book_folder, build_book, build_site
     from paperlib.sweep import train
 
+    book_folder(args.book or BOOK_DIR)  # a missing book folder is named before any training
     if args.no_execute:
         index = build_site(args.book or BOOK_DIR)
     else:
@@ -257,9 +258,10 @@ def _book(args) -> int:
 
 
 def _run(args) -> int:
-    from paperlib.book import BOOK_DIR, NEEDS, run_notebook
+    from paperlib.book import BOOK_DIR, NEEDS, book_folder, run_notebook
     from paperlib.sweep import train
 
+    book_folder(args.book or BOOK_DIR)
     if NEEDS[args.notebook]:
         train(NEEDS[args.notebook], args.profile, str(args.data))  # reuses every network already stored
     path = run_notebook(args.notebook, args.profile, args.data, args.book or BOOK_DIR)

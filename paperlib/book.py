@@ -32,9 +32,10 @@ from tqdm import tqdm
 from paperlib._checks import check_int
 from paperlib.profiles import TASK_NAMES
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS_DIR = ROOT / "notebooks"
-BOOK_DIR = ROOT / "book"
+# A clone's folders, relative to the working directory (the commands run from a clone's root; an
+# option points elsewhere), never found from where the package is installed.
+NOTEBOOKS_DIR = Path("notebooks")
+BOOK_DIR = Path("book")
 NOTEBOOKS: tuple[str, ...] = (
     "tasks",
     "fig1_flipflop",
@@ -116,7 +117,7 @@ _REMOTE = re.compile(
 )
 
 
-def repository(environ: dict | None = None, root: Path = ROOT) -> Repository | None:
+def repository(environ: dict | None = None, root: Path = Path(".")) -> Repository | None:
     """The repository the book is published from: GitHub Actions' ``GITHUB_REPOSITORY`` (and
     ``GITHUB_SERVER_URL``) when set, else the ``origin`` remote of ``root`` if it is on GitHub, else None."""
     environ = os.environ if environ is None else environ
@@ -165,6 +166,9 @@ def execute_notebooks(
     """
     jobs = default_jobs() if jobs is None else jobs
     check_int("jobs", jobs)
+    notebooks_dir, out_dir = Path(notebooks_dir).resolve(), Path(out_dir).resolve()
+    if not notebooks_dir.is_dir():
+        raise NotebookError(f"no notebooks folder {notebooks_dir}: run from a clone's root")
     for name in names:
         if not (notebooks_dir / f"{name}.ipynb").is_file():
             raise NotebookError(f"notebook {notebooks_dir / name}.ipynb does not exist")
@@ -286,6 +290,14 @@ def _kernel_environment(jobs: int):
                 os.environ[name] = value
 
 
+def book_folder(book_dir: Path) -> Path:
+    """``book_dir`` resolved, or ``NotebookError`` where it holds no ``_config.yml`` (before any work)."""
+    book_dir = Path(book_dir).resolve()
+    if not (book_dir / "_config.yml").is_file():
+        raise NotebookError(f"{book_dir} is not a book folder (no _config.yml): run from a clone's root or pass --book")
+    return book_dir
+
+
 def build_book(
     profile: str,
     data_dir: Path,
@@ -300,6 +312,7 @@ def build_book(
     ``repo`` sets the launch buttons and the install cell (``"auto"``: ``repository()``; None: none);
     ``jobs`` notebooks run side by side (``execute_notebooks``).
     """
+    book_dir = book_folder(book_dir)
     repo = repository() if repo == "auto" else repo
     pages = book_dir / PAGES
     shutil.rmtree(pages, ignore_errors=True)  # never publish a notebook from an earlier run
@@ -315,6 +328,7 @@ def run_notebook(name: str, profile: str, data_dir: Path, book_dir: Path = BOOK_
     """
     if name not in NOTEBOOKS:
         raise NotebookError(f"no notebook named {name!r}; the notebooks are {', '.join(NOTEBOOKS)}")
+    book_dir = book_folder(book_dir)
     repo = repository() if repo == "auto" else repo
     (path,) = execute_notebooks(book_dir / PAGES, notebook_parameters(profile, data_dir), (name,))
     publishable(path, repo)
@@ -329,6 +343,7 @@ def notebook_parameters(profile: str, data_dir: Path) -> dict:
 
 def build_site(book_dir: Path = BOOK_DIR, repo: Repository | None | str = "auto") -> Path:
     """Build the site from the executed notebooks already in ``<book>/notebooks``; return its ``index.html``."""
+    book_dir = book_folder(book_dir)
     repo = repository() if repo == "auto" else repo
     missing = [name for name in NOTEBOOKS if not (book_dir / PAGES / f"{name}.ipynb").is_file()]
     if missing:

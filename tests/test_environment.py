@@ -24,7 +24,9 @@ def test_make_installs_the_lock_of_the_device(root):
     def dry_run(*args):
         return subprocess.run(["make", "-n", "-B", "book", *args], cwd=root, capture_output=True, text=True)
 
-    assert "-r requirements.lock" in dry_run().stdout
+    book = dry_run().stdout
+    assert "-r requirements.lock" in book and '-e ".[book,dev]" -c requirements.lock' in book
+    assert "--no-deps" not in book  # the package's own dependencies are installed, held to the lock
     cuda = dry_run("DEVICE=cuda")
     assert cuda.returncode == 0 and "-r requirements-cuda.lock" in cuda.stdout
     wrong = dry_run("DEVICE=tpu")
@@ -34,9 +36,9 @@ def test_make_installs_the_lock_of_the_device(root):
 def test_conda_and_binder_install_the_same_pinned_set(root):
     conda = yaml.safe_load((root / "environment.yml").read_text())
     pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
-    assert "-r requirements.lock" in pip and "-e ." in pip
+    assert "-r requirements.lock" in pip and "-e .[book,dev]" in pip
     assert "python=3.11" in conda["dependencies"]
     binder = (root / "binder" / "requirements.txt").read_text().split()
     assert binder[-2:] == ["-r", "../requirements.lock"]  # nested -r is relative to binder/
-    assert "pip install --no-deps -e ." in (root / "binder" / "postBuild").read_text()
+    assert 'pip install -e ".[book]" -c requirements.lock' in (root / "binder" / "postBuild").read_text()
     assert (root / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
