@@ -33,11 +33,11 @@ import numpy as np
 
 import paperlib
 from paperlib.analysis import network_states
-from paperlib.fixed_points import FixedPointOptions, find_fixed_points, initial_states
-from paperlib.profiles import get_profile
-from paperlib.rnn import RNN, make_rnn
+from paperlib.dynamics.fixed_points import FixedPointOptions, find_fixed_points, initial_states
+from paperlib.models.rnn import RNN, make_rnn
 from paperlib.tasks import FlipFlop
-from paperlib.train import train_population
+from paperlib.training.profiles import get_profile
+from paperlib.training.train import train_population
 
 
 def gru_networks(trained_iterations: int) -> dict[str, RNN]:

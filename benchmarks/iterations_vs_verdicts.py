@@ -20,9 +20,11 @@ import time
 import jax
 
 import paperlib
-from paperlib import claims, figures, profiles
-from paperlib.store import population
-from paperlib.sweep import train
+from paperlib.analysis import figures
+from paperlib.paper import claims
+from paperlib.training import profiles
+from paperlib.training.store import population
+from paperlib.training.sweep import train
 
 
 def scaled(flipflop: float, cdi: float, seeds: int | None = None) -> profiles.Profile:

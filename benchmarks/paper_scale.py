@@ -4,7 +4,7 @@ For every shape of ``--profile`` (task × architecture × units; relu is timed a
 ``train_population`` for ``--iterations`` iterations at two population sizes in the same run, after
 a first run of each that compiles it: a configuration's seeds (30 at the paper profile: how the
 sweep trained before it packed), and the shape's packed population (the seeds of every L2 value,
-cut to what fits the device, ``paperlib.sweep.members_that_fit``). A line t(P) = a + b·P through
+cut to what fits the device, ``paperlib.training.sweep.members_that_fit``). A line t(P) = a + b·P through
 the two gives the search populations' times, and the profile's cost is
 
     one configuration at a time:  Σ configurations  20,000 · t(seeds)      + 2,000 · t(16)
@@ -40,12 +40,13 @@ import jax
 import numpy as np
 
 import paperlib
-from paperlib.cells import ARCHITECTURES, CELLS
-from paperlib.config import Hyperparameters, TrainConfig
-from paperlib.profiles import consecutive_groups, get_profile, pack
-from paperlib.sweep import members_that_fit
+from paperlib.models.cells import ARCHITECTURES, CELLS
 from paperlib.tasks import FlipFlop
-from paperlib.train import train_population
+from paperlib.training.config import Hyperparameters, TrainConfig
+from paperlib.training.profiles import get_profile
+from paperlib.training.sweep import members_that_fit
+from paperlib.training.train import train_population
+from paperlib.training.units import consecutive_groups, pack
 
 HP = Hyperparameters(learning_rate=0.01, decay_rate=0.5, momentum=0.9, clip=1.0, l2=1e-4)
 

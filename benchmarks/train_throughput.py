@@ -1,7 +1,7 @@
 """Training throughput: the population trainer against a plain per-network Python loop.
 
 GRU-64, tanh, 3-bit flip-flop (T = 100), batch 64, SGD-momentum. Both methods run the same
-training step (``paperlib.train.member_step``); the loop calls it, jitted, once per network per
+training step (``paperlib.training.train.member_step``); the loop calls it, jitted, once per network per
 iteration, the population trainer runs ``steps_per_call`` iterations of P networks per compiled
 call, split over every local device; the last row trains the largest population on one device
 only, so its ratio to the row above says how much the devices run at once. Every number comes
@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 
 import paperlib
-from paperlib.config import Hyperparameters, TrainConfig
-from paperlib.objective import HyperArrays, MemberState, make_optimizer, member_step
 from paperlib.tasks import FlipFlop
-from paperlib.train import init_population, train_population
+from paperlib.training.config import Hyperparameters, TrainConfig
+from paperlib.training.objective import HyperArrays, MemberState, make_optimizer, member_step
+from paperlib.training.train import init_population, train_population
 
 TASK = FlipFlop()
 SHAPE = ("gru", "tanh", 64)

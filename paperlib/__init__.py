@@ -1,19 +1,30 @@
 """paperlib: the library behind the executable reproduction of Maheswaranathan et al. (2019),
 "Universality and individuality in neural dynamics across large populations of recurrent networks".
 
-- Importing it changes nothing in the environment or in JAX's configuration.
-- ``use_host_devices()``: one single-threaded JAX device per CPU core, so that the population
-  trainer runs its networks on every core at once; the command line, the notebooks, the tests
-  and the benchmarks call it first.
-- The floors, bottom up (each imports only from those below it; ``CONTRIBUTING.md``): cells, interop,
-  tasks, rnn → similarity, embedding, fixed_points, linear, topology (usable on any network or
-  recording) → config, objective, train → profiles, store, sweep → analysis, figures, claims,
-  plots → book and the command line.
+The subpackages are the layers, bottom up; each imports only from those below it
+(``tests/test_layers.py`` holds the rule and fails when it is broken):
+
+- ``models``, ``tasks``: the networks and the three tasks (the ground floor).
+- ``dynamics``, ``similarity``: analyses of any network or recording (the math floor).
+- ``training``: populations trained, stored and released.
+- ``analysis``: every analysis of a stored population, computed once, cached and typed.
+- ``paper``: the paper's claims, as rules over those results.
+- ``publishing``: the book, its plots, the check of a release; ``__main__``: the command line.
+
+Importing it changes nothing in the environment or in JAX's configuration.
+``use_host_devices()``: one single-threaded JAX device per CPU core, so that the population
+trainer runs its networks on every core at once; the command line, the notebooks, the tests
+and the benchmarks call it first. The modules' former flat names (``paperlib.fixed_points``,
+``paperlib.claims``, …) still import: ``MOVED`` maps them to their homes.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.util
 import os
+import sys
 
 __version__ = "0.1.0"
 
@@ -55,3 +66,50 @@ def _backend_started() -> bool:
     from jax._src import xla_bridge
 
     return bool(getattr(xla_bridge, "_backends", {}))
+
+
+#: Former flat module names and the modules that hold their contents now.
+MOVED = {
+    "cells": "paperlib.models.cells",
+    "rnn": "paperlib.models.rnn",
+    "interop": "paperlib.models.interop",
+    "fixed_points": "paperlib.dynamics.fixed_points",
+    "linear": "paperlib.dynamics.linear",
+    "topology": "paperlib.dynamics.topology",
+    "dsa": "paperlib.similarity.dsa",
+    "embedding": "paperlib.similarity",
+    "config": "paperlib.training.config",
+    "objective": "paperlib.training.objective",
+    "train": "paperlib.training.train",
+    "profiles": "paperlib.training.profiles",
+    "store": "paperlib.training.store",
+    "release": "paperlib.training.release",
+    "provenance": "paperlib.training.provenance",
+    "sweep": "paperlib.training.sweep",
+    "figures": "paperlib.analysis",
+    "claims": "paperlib.paper.claims",
+    "book": "paperlib.publishing.book",
+    "plots": "paperlib.publishing.plots",
+    "verify": "paperlib.publishing.verify",
+}
+
+
+class _Moved(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``paperlib.<former name>`` as the module in ``MOVED``: code written for the flat
+    layout keeps working, and both names are the same module object."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix, _, name = fullname.rpartition(".")
+        if prefix == __name__ and name in MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return importlib.import_module(MOVED[spec.name.rpartition(".")[2]])
+
+    def exec_module(self, module):
+        pass
+
+
+if not any(isinstance(finder, _Moved) for finder in sys.meta_path):
+    sys.meta_path.append(_Moved())

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import paperlib
-from paperlib.profiles import PROFILES, TASK_NAMES
+from paperlib.training.profiles import PROFILES, TASK_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--no-fixed-points", action="store_true", help="compare the weights only")
     verify.add_argument("--json", action="store_true", help="print the checks as JSON")
 
-    from paperlib.book import NOTEBOOKS
+    from paperlib.publishing.book import NOTEBOOKS
 
     run = commands.add_parser(
         "run",
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify" and (args.sample < 0 or (args.sample == 0 and not args.network)):
         parser.error("verify needs --sample K (K ≥ 1) or at least one --network")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
-    from paperlib.book import NotebookError
-    from paperlib.store import StoreError
+    from paperlib.publishing.book import NotebookError
+    from paperlib.training.store import StoreError
 
     command = {"train": _train, "claims": _claims, "book": _book, "run": _run, "release": _release, "verify": _verify}[
         args.command
@@ -187,8 +187,8 @@ def _client(args):
 def _claims(args) -> int:
     import json
 
-    from paperlib.claims import measure_claims
-    from paperlib.store import StoreError
+    from paperlib.paper.claims import measure_claims
+    from paperlib.training.store import StoreError
 
     try:
         results = measure_claims(args.data, args.profile, tuple(args.task or TASK_NAMES))
@@ -203,7 +203,7 @@ def _claims(args) -> int:
 
 
 def _train(args) -> int:
-    from paperlib.sweep import train
+    from paperlib.training.sweep import train
 
     tasks = TASK_NAMES if args.task == "all" else (args.task,)
     client = _client(args) if args.dask or args.scheduler else None
@@ -220,7 +220,7 @@ def _train(args) -> int:
 
 
 def _verify(args) -> int:
-    from paperlib.verify import as_json, report, verify_release
+    from paperlib.publishing.verify import as_json, report, verify_release
 
     checks = verify_release(
         args.folder, args.network, args.sample, args.seed, fixed_points=not args.no_fixed_points, progress=True
@@ -230,7 +230,7 @@ def _verify(args) -> int:
 
 
 def _release(args) -> int:
-    from paperlib.release import pack_release, unpack_release
+    from paperlib.training.release import pack_release, unpack_release
 
     if args.action == "pack":
         meta = pack_release(args.data, args.profile, args.folder)
@@ -244,8 +244,8 @@ def _release(args) -> int:
 
 
 def _book(args) -> int:
-    from paperlib.book import BOOK_DIR, book_folder, build_book, build_site
-    from paperlib.sweep import train
+    from paperlib.publishing.book import BOOK_DIR, book_folder, build_book, build_site
+    from paperlib.training.sweep import train
 
     book_folder(args.book or BOOK_DIR)  # a missing book folder is named before any training
     if args.no_execute:
@@ -258,8 +258,8 @@ def _book(args) -> int:
 
 
 def _run(args) -> int:
-    from paperlib.book import BOOK_DIR, NEEDS, book_folder, run_notebook
-    from paperlib.sweep import train
+    from paperlib.publishing.book import BOOK_DIR, NEEDS, book_folder, run_notebook
+    from paperlib.training.sweep import train
 
     book_folder(args.book or BOOK_DIR)
     if NEEDS[args.notebook]:

@@ -35,10 +35,10 @@ import threadpoolctl
 
 import paperlib
 from paperlib._io import computing
-from paperlib.book import BLAS_THREADS, BOOK_DIR, Repository, blas_share, build_book
-from paperlib.profiles import PROFILES, TASK_NAMES, Profile
-from paperlib.store import COLUMNS, TaskStore, write_table
-from paperlib.sweep import train
+from paperlib.publishing.book import BLAS_THREADS, BOOK_DIR, Repository, blas_share, build_book
+from paperlib.training.profiles import PROFILES, TASK_NAMES, Profile
+from paperlib.training.store import COLUMNS, TaskStore, write_table
+from paperlib.training.sweep import train
 
 paperlib.use_host_devices()
 

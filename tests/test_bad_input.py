@@ -25,18 +25,17 @@ import numpy as np
 import pytest
 
 from paperlib.__main__ import main
-from paperlib.book import NotebookError, execute_notebooks
-from paperlib.cells import make_cell
-from paperlib.config import Hyperparameters, TrainConfig
-from paperlib.embedding import cluster_test, mds, silhouette
-from paperlib.fixed_points import FixedPointOptions, find_fixed_points, slow_points
-from paperlib.linear import oscillation_frequency, oscillatory_mode
-from paperlib.profiles import SearchSpace
-from paperlib.similarity import cka, pairwise, svcca
-from paperlib.store import StoreError, TaskStore, load_population
-from paperlib.sweep import train
+from paperlib.dynamics.fixed_points import FixedPointOptions, find_fixed_points, slow_points
+from paperlib.dynamics.linear import oscillation_frequency, oscillatory_mode
+from paperlib.models.cells import make_cell
+from paperlib.publishing.book import NotebookError, execute_notebooks
+from paperlib.similarity import cka, cluster_test, mds, pairwise, silhouette, svcca
 from paperlib.tasks import ContextIntegration, FlipFlop, SineWave, make_task
-from paperlib.train import train_population
+from paperlib.training.config import Hyperparameters, TrainConfig
+from paperlib.training.profiles import SearchSpace
+from paperlib.training.store import StoreError, TaskStore, load_population
+from paperlib.training.sweep import train
+from paperlib.training.train import train_population
 
 OK = Hyperparameters()
 SHORT = TrainConfig(n_iterations=10, steps_per_call=10, batch_size=4)
@@ -220,7 +219,7 @@ DATA = [
         lambda d: d.run(
             sys.executable,
             "-c",
-            f"from paperlib.sweep import train; train(['sine'], 'tiny', {str(d.stored)!r})",
+            f"from paperlib.training.sweep import train; train(['sine'], 'tiny', {str(d.stored)!r})",
             read_only=d.stored,
         ),
         r"StoreError: data directory .* cannot be written: Read-only file system",
@@ -316,7 +315,7 @@ FULL_DISK = textwrap.dedent("""
     shutil.copytree(stored, mount, dirs_exist_ok=True)
     command = [sys.executable, "-m", "paperlib", *command, "--data", mount]
     result = subprocess.run(command, capture_output=True, text=True)
-    from paperlib.store import TaskStore
+    from paperlib.training.store import TaskStore
     stores = [TaskStore(mount, "tiny", t) for t in ("cdi", "sine")]
     print(json.dumps({
         "returncode": result.returncode, "stderr": result.stderr,

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import threadpoolctl
 
-from paperlib import book
 from paperlib.__main__ import main
-from paperlib.book import (
+from paperlib.publishing import book
+from paperlib.publishing.book import (
     BOOK_DIR,
     INSTALL_CELL,
     NEEDS,
@@ -299,10 +300,86 @@ def test_nbval_kernels_use_ipc_sockets(tmp_path):
 
 def test_every_notebook_takes_every_profile(root):
     """``make book PROFILE=<any>`` runs every notebook: a table chosen by ``[profile]`` names them all."""
-    from paperlib.profiles import PROFILES
+    from paperlib.training.profiles import PROFILES
 
     for name in NOTEBOOKS:
         for cell in nbformat.read(root / "notebooks" / f"{name}.ipynb", 4).cells:
             if cell.cell_type == "code" and "[profile]" in cell.source:
                 keys = set(re.findall(r'^\s*"(\w+)":', cell.source, re.M))
                 assert keys >= set(PROFILES), f"{name}: no entry for {set(PROFILES) - keys}"
+
+
+def _glued(pages: Path) -> dict[str, str]:
+    """Every number a page glues into its text, by name: the recorded value as the page shows it."""
+    out = {}
+    for path in pages.glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+                if name:
+                    out[name] = output["data"]["application/papermill.record/text/plain"]
+    return out
+
+
+def test_every_number_a_page_states_is_the_number_its_claim_reads(tiny_book, tiny_data):
+    """The figures' and appendices' glued numbers equal the claims JSON of the same build: a page and
+    a verdict state one number, computed once."""
+    from paperlib.paper.claims import beyond_the_paper, measure_claims
+    from paperlib.paper.render import as_dict, summary
+
+    glued = _glued(tiny_book.index.parents[2] / "notebooks")
+    results = measure_claims(tiny_data, "tiny")
+    claims = {c["id"]: c for c in map(as_dict, results + beyond_the_paper(tiny_data, "tiny"))}
+
+    def value(claim, *path):
+        node = claims[claim]
+        for key in path:
+            node = None if node is None else node.get(key)
+        return node
+
+    expected = {
+        "ff_eight": value("C4", "values", "fraction_8_stable_corners"),
+        "ff_modal": value("C4", "values", "fraction_modal"),
+        "ff_modal_count": value("C4", "values", "modal_count"),
+        "ff_lattice": value("C4", "beside", "fraction_lattice"),
+        "sine_r": value("C6", "values", "pearson_r"),
+        "sine_err": value("C6", "values", "median_relative_error"),
+        "sine_single": value("C6", "values", "fraction_single_mild_pair"),
+        "sine_modulus": value("C6", "beside", "median_modulus"),
+        "sine_cues": value("C6", "beside", "cues"),
+        "sine_ok": value("C1", "values", "fraction_learned", "sine"),
+        "cdi_integrates": value("C7", "values", "fraction_integrating_both"),
+        "cdi_near_vanilla": value("C7", "values", "vanilla_mean_near_one"),
+        "cdi_points": value("C7", "beside", "median_line_points"),
+        "f4_near": value("C8", "values", "near"),
+        "f4_far": value("C8", "values", "far"),
+    }
+    for task in ("flipflop", "sine", "cdi"):
+        short = {"flipflop": "ff", "sine": "sine", "cdi": "cdi"}[task]
+        expected[f"c_{task}"] = value("C1", "values", "fraction_learned", task)
+        expected[f"dsa_{task}_architecture"] = value("D1", "values", "architecture", task, "p_value")
+        expected[f"dsa_{task}_svcca"] = value("D1", "beside", "svcca_architecture_p", task)
+        expected[f"e_{task}_cka_architecture"] = value("C3", "values", "architecture", task, "p_value")
+        expected[f"e_{task}_cka_activation"] = value("C3", "beside", "activation", task, "p_value")
+        for label in ("architecture", "activation"):
+            p = value("C2", "values", "tests", task, label, "p_value")
+            expected[f"e_{task}_svcca_{label}"] = expected[f"{short}_svcca_{label}_p"] = p
+    for label in ("architecture", "activation"):
+        expected[f"ff_svcca_{label}_acc"] = value("C2", "values", "tests", "flipflop", label, "accuracy")
+        expected[f"ff_svcca_{label}_chance"] = value("C2", "values", "tests", "flipflop", label, "chance")
+    c5 = value("C5", "values", "topology", "p_value")
+    transport = value("C5", "beside", "every_network_topology", "p_value")
+    texts = {
+        "ff_topo_p": f"'{c5:.4f}'" if c5 is not None else "'not measurable (too few networks)'",
+        "ff_transport_p": f"'{transport:.4f}'" if transport is not None else "'not measurable'",
+        "dsa_verdict": repr(claims["D1"]["verdict"]),
+        "claims_summary": repr(summary(results)),
+    }
+
+    assert set(expected) | set(texts) <= set(glued), sorted(set(expected) | set(texts) - set(glued))
+    wrong = {name: (glued[name], text) for name, text in texts.items() if glued[name] != text}
+    for name, number in expected.items():  # the claims JSON keeps 4 significant digits
+        shown = float(glued[name])
+        if not (number is None and np.isnan(shown)) and shown != pytest.approx(number, rel=1e-3, abs=1e-12):
+            wrong[name] = (glued[name], number)
+    assert not wrong, wrong

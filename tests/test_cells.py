@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from paperlib.cells import ARCHITECTURES, make_cell
-from paperlib.rnn import make_rnn, run
+from paperlib.models.cells import ARCHITECTURES, make_cell
+from paperlib.models.rnn import make_rnn, run
 
 N, M = 7, 3
 
@@ -98,7 +98,7 @@ def test_importing_paperlib_changes_neither_the_environment_nor_jax():
 
     code = (
         "import os, jax; env = dict(os.environ); cfg = dict(jax.config.values); import paperlib, paperlib.similarity, "
-        "paperlib.fixed_points; assert dict(os.environ) == env and dict(jax.config.values) == cfg; "
+        "paperlib.dynamics.fixed_points; assert dict(os.environ) == env and dict(jax.config.values) == cfg; "
         "n = paperlib.use_host_devices(2); print(n, os.environ['XLA_FLAGS'])"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("XLA_FLAGS", "PAPERLIB_HOST_DEVICES")}

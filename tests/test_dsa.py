@@ -4,8 +4,8 @@ implementation is compared in ``benchmarks/dsa.py``, outside the suite)."""
 import numpy as np
 import pytest
 
-from paperlib.dsa import DSAOptions, delay_embedding, distance, fit, pairwise
 from paperlib.similarity import pairwise as similarity_pairwise
+from paperlib.similarity.dsa import DSAOptions, delay_embedding, distance, fit, pairwise
 
 FAST = DSAOptions(n_delays=1, rank=2, iters=600, lr=2e-2)
 
@@ -92,7 +92,9 @@ def test_pairwise_is_the_per_pair_distance_and_the_sample_metrics_refuse_traject
     D = pairwise(systems, FAST, progress=False)
     assert D.shape == (3, 3) and np.allclose(D, D.T) and np.all(np.diag(D) == 0)
     np.testing.assert_allclose(D[np.triu_indices(3, 1)], [0.2, 0.5, 0.3], atol=0.01)
-    with pytest.raises(ValueError, match="paperlib.dsa.pairwise"):  # not a sample metric: it takes trajectories
+    with pytest.raises(
+        ValueError, match="paperlib.similarity.dsa.pairwise"
+    ):  # not a sample metric: it takes trajectories
         similarity_pairwise(systems, "dsa", progress=False)
 
 

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from paperlib.fixed_points import (
+from paperlib.dynamics.fixed_points import (
     FixedPointOptions,
     FixedPoints,
     find_fixed_points,
     find_fixed_points_population,
     initial_states,
 )
-from paperlib.linear import mode_truncated_response, oscillation_frequency
-from paperlib.tasks import FlipFlop
-from paperlib.topology import (
+from paperlib.dynamics.linear import mode_truncated_response, oscillation_frequency
+from paperlib.dynamics.topology import (
     FlipFlopMemories,
     flipflop_memories,
     graph_distance,
@@ -25,7 +24,8 @@ from paperlib.topology import (
     readout_order,
     transition_graph,
 )
-from paperlib.train import init_population
+from paperlib.tasks import FlipFlop
+from paperlib.training.train import init_population
 
 W = 2.0  # h' = tanh(W h) per unit: fixed points 0 (slope 2, unstable) and ±h* (stable)
 H_STAR = brentq(lambda h: np.tanh(W * h) - h, 0.5, 1.5)

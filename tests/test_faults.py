@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from paperlib.fixed_points import find_fixed_points, initial_states
-from paperlib.store import TaskStore, exclusive, load_population
-from paperlib.sweep import train
+from paperlib.dynamics.fixed_points import find_fixed_points, initial_states
+from paperlib.training.store import TaskStore, exclusive, load_population
+from paperlib.training.sweep import train
 
 
 def test_a_second_training_command_is_refused_while_the_first_holds_the_lock(tmp_path, cli):
@@ -43,8 +43,8 @@ def test_the_same_command_twice_gives_identical_weights_and_fixed_points(tmp_pat
 # temporary file and before its rename: the moment a crash would leave a partial file behind.
 CRASHING_RUN = textwrap.dedent("""
     import dataclasses, os, signal, sys
-    from paperlib.profiles import PROFILES
-    from paperlib.sweep import train
+    from paperlib.training.profiles import PROFILES
+    from paperlib.training.sweep import train
 
     data, *crash = sys.argv[1:]
     if crash:

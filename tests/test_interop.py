@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from paperlib import rnn
-from paperlib.cells import GRU, LSTM, TorchGRU, Vanilla
-from paperlib.fixed_points import find_fixed_points
-from paperlib.interop import TorchImportError, load_torch
+from paperlib.dynamics.fixed_points import find_fixed_points
+from paperlib.models import rnn
+from paperlib.models.cells import GRU, LSTM, TorchGRU, Vanilla
+from paperlib.models.interop import TorchImportError, load_torch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch"
 KINDS = {"rnn_tanh": Vanilla, "rnn_relu": Vanilla, "gru": TorchGRU, "lstm": LSTM}

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from paperlib.embedding import cluster_test
-from paperlib.fixed_points import FixedPointOptions, find_fixed_points, slow_points, slow_speed, state_scale
-from paperlib.linear import oscillation_frequency, oscillatory_mode
+from paperlib.dynamics.fixed_points import FixedPointOptions, find_fixed_points, slow_points, slow_speed, state_scale
+from paperlib.dynamics.linear import oscillation_frequency, oscillatory_mode
+from paperlib.similarity import cluster_test
 
 W = 2.0
 H_STAR = brentq(lambda h: np.tanh(W * h) - h, 0.5, 1.5)
@@ -153,7 +153,7 @@ def test_cluster_test_is_calibrated_when_distances_ignore_the_labels():
 
 def test_a_defective_jacobian_still_decomposes():
     # a nilpotent block (relu units that feed each other but are silent): eigenvalue 0 twice, one eigenvector
-    from paperlib.fixed_points import decompose
+    from paperlib.dynamics.fixed_points import decompose
 
     J = np.array([[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.5]], np.diag([0.9, 0.2, 0.1])])
     values, right, left = decompose(J)

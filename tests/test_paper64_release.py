@@ -7,9 +7,9 @@ Each test is its own group (``conftest.SPLIT``), started before the short files
 
 import pytest
 
-from paperlib.release import read_release
-from paperlib.store import StoreError
-from paperlib.verify import released_rows, verify_release
+from paperlib.publishing.verify import released_rows, verify_release
+from paperlib.training.release import read_release
+from paperlib.training.store import StoreError
 
 PAPER64 = "data/releases/paper64"
 MEMBER = "vanilla-tanh-n64-l2_1e-04-s0"  # the cheapest group's first seed

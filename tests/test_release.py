@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from paperlib.release import MAX_FILE_BYTES, RELEASE, pack_release, read_release, unpack_release
-from paperlib.store import StoreError, TaskStore, sha256
-from paperlib.sweep import train
+from paperlib.training.release import MAX_FILE_BYTES, RELEASE, pack_release, read_release, unpack_release
+from paperlib.training.store import StoreError, TaskStore, sha256
+from paperlib.training.sweep import train
 
 
 def test_a_release_round_trips_the_store_and_retrains_nothing(tmp_path, mini):

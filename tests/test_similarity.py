@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from paperlib.embedding import (
+from paperlib.similarity import (
+    canonical_correlations,
+    cka,
     mds,
     nearest_neighbour_accuracy,
     nearest_neighbour_chance,
+    pairwise,
+    procrustes,
     silhouette,
+    svcca,
 )
-from paperlib.similarity import canonical_correlations, cka, pairwise, procrustes, svcca
+from paperlib.similarity.held_out import held_out_cka, held_out_procrustes, held_out_svcca
 
 
 @pytest.fixture
@@ -157,3 +162,51 @@ def test_separated_clusters_score_high_and_shuffled_labels_low(three_clusters):
 
 def test_nearest_neighbour_chance_of_equal_groups():
     assert nearest_neighbour_chance(np.repeat(["a", "b", "c"], 10)) == pytest.approx(9 / 29)
+
+
+# ------------------------------------------------------------------ held-out geometry
+def _halves(n):
+    return np.arange(n) % 2 == 1
+
+
+def test_held_out_distances_see_through_what_in_sample_fitting_of_noise_hides():
+    """Unrelated representations with few samples per feature: in-sample SVCCA and Procrustes align
+    them by fitting noise; fitted on one half and scored on the other, they are unrelated."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(200, 60)), rng.normal(size=(200, 60))
+    evaluate = _halves(200)
+    assert svcca(X, Y, variance=None) > 0.4  # in sample: canonical correlations of pure noise
+    assert abs(held_out_svcca(X, Y, evaluate, variance=None)) < 0.05
+    assert procrustes(X, Y) < 1.2  # in sample: the best rotation of noise onto noise
+    assert held_out_procrustes(X, Y, evaluate) == pytest.approx(np.pi / 2, abs=0.05)
+
+
+def test_held_out_distances_are_zero_for_a_rotated_and_scaled_copy():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 20)) @ np.diag(np.linspace(3, 0.5, 20))
+    Q, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    evaluate = _halves(300)
+    assert held_out_svcca(X, 2.0 * X @ Q, evaluate, variance=None) == pytest.approx(1.0, abs=1e-9)
+    assert held_out_procrustes(X, 2.0 * X @ Q, evaluate) == pytest.approx(0.0, abs=1e-6)
+    assert held_out_cka(X, 2.0 * X @ Q, evaluate) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_pairwise_held_out_equals_the_per_pair_functions():
+    rng = np.random.default_rng(2)
+    reps = [rng.normal(size=(120, 6)) @ rng.normal(size=(6, 9)) + 0.3 * rng.normal(size=(120, 9)) for _ in range(4)]
+    evaluate = _halves(120)
+    per_pair = {
+        "svcca": lambda a, b: 1.0 - held_out_svcca(a, b, evaluate),
+        "cka": lambda a, b: 1.0 - held_out_cka(a, b, evaluate),
+        "procrustes": lambda a, b: held_out_procrustes(a, b, evaluate),
+    }
+    for metric, f in per_pair.items():
+        D = pairwise(reps, metric, held_out=evaluate, progress=False)
+        expected = np.array([[0.0 if i == j else f(reps[i], reps[j]) for j in range(4)] for i in range(4)])
+        np.testing.assert_allclose(D, expected, atol=1e-12, err_msg=metric)
+    with pytest.raises(ValueError, match="boolean mask"):
+        pairwise(reps, "svcca", held_out=np.arange(120) % 2, progress=False)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        pairwise(reps, "svcca", held_out=np.arange(120) == 0, progress=False)
+    with pytest.raises(ValueError, match="fit nothing"):
+        pairwise(reps, "cka", kernel="rbf", held_out=evaluate, progress=False)

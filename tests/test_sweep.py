@@ -7,9 +7,10 @@ import signal
 import numpy as np
 import pytest
 
-from paperlib.profiles import PROFILES, SearchSpace, WorkUnit, get_profile, pack
-from paperlib.store import COLUMNS, StoreError, TaskStore, load_population, read_table
-from paperlib.sweep import TaskSummary, best_trial, train
+from paperlib.training.profiles import PROFILES, SearchSpace, get_profile
+from paperlib.training.store import COLUMNS, StoreError, TaskStore, load_population, read_table
+from paperlib.training.sweep import TaskSummary, best_trial, train
+from paperlib.training.units import WorkUnit, pack
 
 TINY = PROFILES["tiny"]
 
@@ -52,7 +53,7 @@ def test_medium_profile_asks_the_claims_the_papers_way_on_a_smaller_grid():
     assert set(medium.units) == {64, 128} and len(medium.l2s) >= 2 and set(medium.l2s) <= set(paper.l2s)
     assert len(medium.seeds) >= 10
     assert [len(p) for p in pack(medium.work_units("cdi"))] == [2] * 16  # 4 cells × 2 activations × 2 sizes
-    from paperlib.claims import caveats
+    from paperlib.paper.claims import caveats
 
     assert set(caveats("medium")) == {"C2", "C3", "C5", "C8"}, "only the grid differs from the paper's"
     assert set(caveats("small")) == {f"C{i}" for i in range(1, 9)}
@@ -101,7 +102,7 @@ def test_search_then_train_stores_a_loadable_population(tmp_path, mini):
     assert len(models) == 2 and models[0].cell.n_units == 8
     assert set(rows[0]) == set(COLUMNS)
     # what trained them: the wall time of their population, its size, this clone's commit and lock
-    from paperlib.provenance import commit, lock_sha256
+    from paperlib.training.provenance import commit, lock_sha256
 
     assert all(r["train_seconds"] > 0 and r["population"] == 2 for r in rows + search)
     assert all(r["commit"] == commit() and r["lock_sha256"] == lock_sha256() for r in rows + search)
@@ -137,8 +138,8 @@ def test_resume_after_kill_minus_nine_does_only_the_missing_work(unfinished_cdi,
 
 
 def test_diverged_networks_are_recorded_with_reason_and_step_and_left_out(tmp_path, mini):
-    from paperlib.config import Hyperparameters
-    from paperlib.profiles import Stage
+    from paperlib.training.config import Hyperparameters
+    from paperlib.training.profiles import Stage
 
     plan = TINY.plan("cdi")
     blow_up = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6)
@@ -222,7 +223,7 @@ def test_a_manifest_from_before_the_failure_and_retries_columns_still_loads(tmp_
 def test_a_shape_packed_into_one_population_gives_each_configuration_its_own_networks(tmp_path, mini, monkeypatch):
     """Every L2 value's seeds (and every configuration's search trials) train as one population,
     with each member's own L2 and optimiser settings; the weights are those of unit-by-unit training."""
-    import paperlib.sweep as sweep
+    import paperlib.training.sweep as sweep
 
     two_l2 = dataclasses.replace(mini, architectures=("gru",), l2s=(1e-4, 1e-2), seeds=(0, 1))
     sizes = []
@@ -250,7 +251,7 @@ def test_a_shape_packed_into_one_population_gives_each_configuration_its_own_net
 
 
 def test_packs_group_one_shape_and_respect_the_member_limit():
-    from paperlib.profiles import consecutive_groups, pack
+    from paperlib.training.units import consecutive_groups, pack
 
     paper = get_profile("paper")
     units = paper.work_units("cdi")
@@ -270,8 +271,8 @@ def test_packs_group_one_shape_and_respect_the_member_limit():
 def test_members_that_fit_reads_the_device_limit():
     import jax
 
-    from paperlib.sweep import members_that_fit
     from paperlib.tasks import FlipFlop
+    from paperlib.training.sweep import members_that_fit
 
     class Device:
         platform = "gpu"
@@ -317,7 +318,7 @@ def test_the_cost_projection_pays_the_fixed_part_once_per_pack(root, monkeypatch
 def test_every_population_checkpoints_under_its_task_and_the_files_go_once_stored(tmp_path, mini, monkeypatch):
     """Each search and stage of a pack saves to its own file under ``<task>/checkpoints/`` (so a
     stopped pack continues where it was, ``test_train``), removed once its networks are stored."""
-    import paperlib.sweep as sweep
+    import paperlib.training.sweep as sweep
 
     two_stages = dataclasses.replace(  # a curriculum where there is no search (the paper's sine task has one)
         mini, plans=tuple((t, dataclasses.replace(p, stages=p.stages * (1 if p.search else 2))) for t, p in mini.plans)

@@ -7,10 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from paperlib.config import Hyperparameters, TrainConfig
-from paperlib.objective import errors
 from paperlib.tasks import ContextIntegration, FlipFlop
-from paperlib.train import train_population
+from paperlib.training.config import Hyperparameters, TrainConfig
+from paperlib.training.objective import errors
+from paperlib.training.train import train_population
 
 GOOD = Hyperparameters(learning_rate=0.05, decay_rate=0.5, momentum=0.9, clip=1.0, l2=1e-4)
 BAD = Hyperparameters(learning_rate=1e6, decay_rate=1.0, momentum=0.99, clip=1e6, l2=0.0)
@@ -132,8 +132,8 @@ def _lowered_dots(matmul: str) -> list[str]:
     """The dot products of the compiled training chunk, as StableHLO lines."""
     import functools
 
-    from paperlib.objective import HyperArrays, MemberState, make_optimizer
-    from paperlib.train import _chunk, init_population
+    from paperlib.training.objective import HyperArrays, MemberState, make_optimizer
+    from paperlib.training.train import _chunk, init_population
 
     task, config = FlipFlop(n_time=5), dataclasses.replace(TINY, matmul=matmul)
     models, keys = init_population(task, "gru", "tanh", 4, [0])
@@ -179,7 +179,7 @@ def test_a_population_stopped_midway_continues_from_its_checkpoint_bit_for_bit(t
     """Stopped after two compiled calls (a KeyboardInterrupt, as a stop gives), the rerun does only
     the calls left and ends with the weights, losses and roll-backs of a run never stopped; a
     checkpoint of another population, or a damaged one, is ignored and the population trained afresh."""
-    import paperlib.train as train_module
+    import paperlib.training.train as train_module
 
     task = FlipFlop(n_time=20)
     config = dataclasses.replace(TINY, n_iterations=40, retries=1)

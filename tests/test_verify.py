@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from paperlib.release import RELEASE, pack_release
-from paperlib.store import StoreError, sha256
-from paperlib.verify import _distance, choose, released_rows, verify_release
+from paperlib.publishing.verify import _distance, choose, released_rows, verify_release
+from paperlib.training.release import RELEASE, pack_release
+from paperlib.training.store import StoreError, sha256
 
 
 @pytest.fixture(scope="module")
