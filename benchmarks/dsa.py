@@ -1,4 +1,4 @@
-"""Dynamical Similarity Analysis: paperlib.dsa against the reference implementation (``dsa-metric``).
+"""Dynamical Similarity Analysis: paperlib.similarity.dsa against the reference implementation (``dsa-metric``).
 
 The reference (Ostrow et al. 2023; PyPI ``dsa-metric``, PyTorch) runs in its own Python, never in the
 project's environment: ``--reference-python`` names one that has it, or the script makes a virtual
@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 import paperlib
-from paperlib import dsa
 from paperlib.analysis import hidden_states
-from paperlib.store import population
+from paperlib.similarity import dsa
+from paperlib.training.store import population
 
 REFERENCE = r"""
 import json, sys, time
@@ -54,8 +54,11 @@ pairs = inputs["pairs"]
 start = time.perf_counter()
 operators = []
 for x in systems:
-    dmd = DMD(x, n_delays=options["n_delays"], delay_interval=options["delay_interval"], rank=options["rank"],
-              lamb=options["ridge"])
+    # rank None: the reference chooses it by explained variance, as paperlib does (the same threshold)
+    chosen = {"rank": options["rank"]} if options["rank"] is not None else {
+        "rank_explained_variance": options["rank_explained_variance"]}
+    dmd = DMD(x, n_delays=options["n_delays"], delay_interval=options["delay_interval"], lamb=options["ridge"],
+              **chosen)
     dmd.fit()
     operators.append(dmd.A_v.detach().clone())
 fitted = time.perf_counter()
@@ -83,7 +86,8 @@ def run_reference(python: str, systems, pairs, options: dsa.DSAOptions) -> dict:
         path = Path(tmp) / "inputs.npz"
         arrays = {f"system_{i}": np.asarray(s, np.float32) for i, s in enumerate(systems)}
         np.savez(path, n=len(systems), pairs=np.asarray(pairs, int), **arrays)
-        settings = {k: getattr(options, k) for k in ("n_delays", "delay_interval", "rank", "ridge", "iters", "lr")}
+        names = ("n_delays", "delay_interval", "rank", "rank_explained_variance", "ridge", "iters", "lr")
+        settings = {k: getattr(options, k) for k in names}
         done = subprocess.run(
             [python, "-c", REFERENCE, str(path), json.dumps(settings)],
             capture_output=True,
