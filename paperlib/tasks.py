@@ -1,4 +1,4 @@
-"""The paper's three tasks (SPEC.md §2) as frozen, validated dataclasses.
+"""The paper's three tasks (:ref:`methods-tasks`) as frozen, validated dataclasses.
 
 Every task offers the same small interface:
 

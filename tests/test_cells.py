@@ -1,4 +1,4 @@
-"""Every cell × activation against an independent NumPy implementation of SPEC.md §1."""
+"""Every cell × activation against an independent NumPy implementation of the equations in book/methods/cells.md."""
 
 import equinox as eqx
 import jax
@@ -20,7 +20,7 @@ F = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
 
 
 def reference_step(cell, h, x):
-    """The SPEC equations, gate by gate, in float64 NumPy."""
+    """The Methods' equations, gate by gate, in float64 NumPy."""
     f = F[cell.activation]
 
     def z(name, state=None):

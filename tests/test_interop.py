@@ -33,7 +33,7 @@ def test_imported_weights_give_pytorchs_hidden_states(kind):
 
 
 def test_pytorchs_gru_is_not_the_papers_gru():
-    """The same weights in SPEC §1's GRU (reset before W_c) give other states: the variant matters."""
+    """The same weights in the paper's GRU (reset before W_c) give other states: the variant matters."""
     model = load_torch(FIXTURES / "gru.safetensors", "gru")
     reference = load_file(str(FIXTURES / "gru_reference.safetensors"))
     cell = model.cell

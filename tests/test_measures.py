@@ -1,6 +1,6 @@
-"""The measurements of SPEC §4 and §6 on systems whose answers are known: saddles between stable
-points, plateaus, stability tolerance, slow points along a leaky line, the oscillating pair, and
-the clustering test."""
+"""The measurements of book/methods/ (fixed points, topology, claims) on systems whose answers are
+known: saddles between stable points, plateaus, stability tolerance, slow points along a leaky line,
+the oscillating pair, and the clustering test."""
 
 import jax.numpy as jnp
 import numpy as np

@@ -1,4 +1,4 @@
-"""Statistics and semantics of the three tasks (SPEC.md §2)."""
+"""Statistics and semantics of the three tasks (book/methods/tasks.md)."""
 
 import jax
 import numpy as np
@@ -14,7 +14,7 @@ def test_flipflop_pulse_rate_and_signs():
     inputs = np.asarray(inputs)
     assert inputs.shape == (512, 100, 3)
     assert set(np.unique(inputs)) == {-1.0, 0.0, 1.0}
-    # SPEC §2: every channel of every trial pulses at t = 0, with a random sign
+    # every channel of every trial pulses at t = 0, with a random sign
     assert np.all(np.abs(inputs[:, 0]) == 1.0)
     assert abs(np.mean(inputs[:, 0] > 0) - 0.5) < 0.05  # 1,536 signs: standard error 0.013
     rate = np.mean(inputs[:, 1:] != 0)  # 152,064 later draws: standard error 0.00056

@@ -25,7 +25,7 @@ from paperlib.dynamics.topology import flipflop_memories, matched_graph_distance
 from paperlib.similarity.clustering import ClusterTest, cluster_test
 from paperlib.training.store import Population
 
-FLIPFLOP_INITIAL = 1024  # initial states per flip-flop network (Methods, fixed points)
+FLIPFLOP_INITIAL = 1024  # initial states per flip-flop network (Methods: initial states)
 FLIPFLOP_BETWEEN = 256  # second-round seeds between its stable points
 MIN_PER_ARCHITECTURE = 3  # C5 is measurable with at least this many modal tanh networks per architecture
 

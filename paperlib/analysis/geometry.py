@@ -2,7 +2,7 @@
 
 - ``distance_matrix``: SVCCA / CKA / Procrustes distances between all networks' probe states;
   ``dsa_matrix``: DSA distances between their trajectories. Each computed once, cached.
-- ``label_tests``: the clustering test of each label (Methods, claims): architecture among the tanh
+- ``label_tests``: the clustering test of each label (:ref:`methods-clustering`): architecture among the tanh
   networks, activation among the Vanilla ones. Claims and pages read these, never their own.
 - ``geometry``: one metric's matrix with its tests; ``svcca_sensitivity``: SVCCA at every
   ``TRUNCATIONS`` entry, with each network's kept width (C2's rows beside its verdict).

@@ -2,7 +2,7 @@
 
 The search itself is ``paperlib.dynamics`` (any map ``step(h, x)``); here it runs once per network
 and static condition, from that condition's probe states, and is stored under the data directory.
-The slow-point rule (Methods, fixed points): a point counts when it drifts at most
+The slow-point rule (:ref:`methods-slow-points`): a point counts when it drifts at most
 ``SLOW_FRACTION`` of the network's state scale r over one trial (speed · T ≤ 0.1 · r); the counts
 at the other ``SLOW_FRACTIONS`` are reported beside.
 """

@@ -21,7 +21,7 @@ from paperlib.dynamics.linear import oscillatory_mode
 from paperlib.dynamics.topology import central_fixed_point
 from paperlib.training.store import Population
 
-UNSTABLE = 1e-3  # |λ| > 1 + 1e-3 is unstable (Methods, fixed points)
+UNSTABLE = 1e-3  # |λ| > 1 + 1e-3 is unstable (Methods: stability)
 SINE_INITIAL = 32  # initial states per sine cue, from the second half of its trial
 
 

@@ -4,7 +4,7 @@ The math floor: applies to any network (ours, a PyTorch import, your own functio
 training or stored population (``paperlib.analysis`` applies it to the populations). Imports only
 ``paperlib._io`` and itself.
 
-- ``fixed_points``: ``find_fixed_points``, ``slow_points``, ``FixedPoints`` (Methods, fixed points).
+- ``fixed_points``: ``find_fixed_points``, ``slow_points``, ``FixedPoints`` (:ref:`methods-fixed-points`).
 - ``linear``: Jacobians at a point, the oscillatory mode, the response with modes removed.
 - ``topology``: transition graphs and the distances between them; CDI line graphs.
 """

@@ -5,7 +5,8 @@
 - ``slow_points``: points sampled along an approximate line attractor, by letting the dynamics
   settle until slow.
 - ``FixedPoints``: the points with their Jacobians, eigenvalues and eigenvectors.
-- ``initial_states``, ``state_scale``, ``slow_speed``: where searches start and SPEC §4's slow rule.
+- ``initial_states``, ``state_scale``, ``slow_speed``: where searches start and the slow-point rule
+  (:ref:`methods-slow-points`).
 """
 
 from __future__ import annotations
@@ -512,7 +513,7 @@ def _linearise(step, x_star, states, q, stability_tol: float, **extra) -> FixedP
 
 def slow_speed(trial_steps: int, state_scale: float, fraction: float = 0.1) -> float:
     """The speed ‖F(h) − h‖ under which a point is slow: it drifts at most ``fraction`` of the
-    network's state scale ``r`` over a trial of ``trial_steps`` steps (SPEC §4: s · T ≤ 0.1 · r)."""
+    network's state scale ``r`` over a trial of ``trial_steps`` steps (:ref:`methods-slow-points`: s · T ≤ 0.1 · r)."""
     if not (trial_steps >= 1 and state_scale > 0 and fraction > 0):
         raise ValueError(
             f"need trial_steps >= 1, state_scale > 0 and fraction > 0, got {trial_steps}, {state_scale}, {fraction}"
@@ -569,7 +570,8 @@ def slow_points(
 
     - ``step``, ``x_star``, ``initial_states``: as for ``find_fixed_points``.
     - ``trial_steps``, ``state_scale``, ``fraction``: a state counts as slow once its speed is at
-      most ``fraction · state_scale / trial_steps`` (SPEC §4: it drifts at most ``fraction · r`` over a trial).
+      most ``fraction · state_scale / trial_steps``: it drifts at most ``fraction · r`` over a trial
+      (:ref:`methods-slow-points`).
     - ``spacing``: points closer than ``spacing · state_scale`` are merged.
     - ``max_steps``: give up on a state after this many steps (default ``10 · trial_steps``).
     - ``stability_tol``, ``x64``: as in ``FixedPointOptions``.

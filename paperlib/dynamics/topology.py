@@ -56,7 +56,8 @@ def transition_graph(
     ``max_steps`` steps: such a run is *unsettled* and counts for no point, so its row sums to less
     than 1 (``1 − row sum`` is the unsettled fraction). ``radius`` defaults to a tenth of the
     smallest distance between two points (0.01 with one point); ``settle_distance`` to half that
-    smallest distance (SPEC §4 uses 1% of the network's state scale, which the analysis passes).
+    smallest distance (the analysis passes 1% of the network's state scale,
+    :ref:`methods-transition-graph`).
     """
     K = len(fps)
     if K == 0:

@@ -2,7 +2,7 @@
 
 The ground floor: imports nothing of ``paperlib`` but ``_checks``.
 
-- ``cells``: ``Vanilla``, ``UGRNN``, ``GRU``, ``LSTM`` (Methods, cells), ``make_cell``.
+- ``cells``: ``Vanilla``, ``UGRNN``, ``GRU``, ``LSTM`` (:ref:`methods-cells`), ``make_cell``.
 - ``rnn``: ``RNN``, ``make_rnn``, ``run``, ``run_batch``.
 - ``interop``: ``load_torch``, a trained PyTorch ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` as an ``RNN``.
 """

@@ -1,4 +1,4 @@
-"""The four recurrent cells of the paper (SPEC.md §1) as Equinox modules.
+"""The four recurrent cells of the paper (:ref:`methods-cells`) as Equinox modules.
 
 - Every cell maps one state and one input to the next state, ``cell(h, x) -> h'``: a plain
   ``step`` the analyses take; batches go through ``jax.vmap``.
@@ -135,7 +135,7 @@ class TorchGRU(Cell):
 
     ``c = f(B_c x + b_c + r ⊙ (W_c h + b_hc))``, gates ``u``, ``r`` and ``h' = u ⊙ h + (1 − u) ⊙ c``
     as in ``GRU``. Blocks: ``u``, ``r``, ``c``, plus the candidate's recurrent bias ``b_hc``, which
-    sits inside the reset. It is a different map from SPEC §1's GRU (reset before ``W_c``), so
+    sits inside the reset. It is a different map from the paper's GRU (reset before ``W_c``), so
     imported PyTorch GRUs use this cell (``paperlib.models.interop.load_torch``) rather than an approximation;
     the paper's populations never do.
     """

@@ -5,8 +5,8 @@
   safetensors' NumPy API (PyTorch need not be installed), as an ``RNN`` whose ``step`` is exactly
   PyTorch's map: the analyses (fixed points, linearisations, SVCCA/CKA of its states) then apply as
   to the paper's networks.
-- PyTorch's GRU resets *after* its recurrent product, unlike SPEC §1's GRU: it loads as
-  ``cells.TorchGRU``, its own cell, not an approximation.
+- PyTorch's GRU resets *after* its recurrent product, unlike the paper's GRU
+  (:ref:`methods-cell-equations`): it loads as ``cells.TorchGRU``, its own cell, not an approximation.
 - Recordings need no import: the similarity measures take plain ``(samples, units)`` arrays.
 """
 

@@ -1,6 +1,7 @@
 """The paper's claims measured on trained populations: rules v2 (fixed 2026-11-26; C3 changed 2026-12-04).
 
-The rules are in the book's Methods (claims), with their dated change log; each is one function
+The rules are in the book's Methods (:ref:`methods-claims`), with their dated change log
+(:ref:`methods-rule-changes`); each is one function
 here, of the typed results ``paperlib.analysis`` computes, returning a ``Claim`` whose ``evidence``
 (``paperlib.paper.evidence``) names the numbers it read. Rendering (JSON, HTML, text) is
 ``paperlib.paper.render``; nothing here computes an analysis of its own.

@@ -1,4 +1,5 @@
-"""How well a label clusters on a distance matrix: the clustering test of the claims (Methods, claims).
+"""How well a label clusters on a distance matrix: the clustering test of the claims
+(:ref:`methods-clustering`).
 
 Leave-one-out nearest-neighbour accuracy of the label, its chance level, its permutation p-value,
 and the silhouette beside them.
@@ -46,7 +47,7 @@ def nearest_neighbour_chance(labels: Sequence) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class ClusterTest:
-    """How well a label clusters on a distance matrix (SPEC §6's clustering test).
+    """How well a label clusters on a distance matrix (the claims' clustering test, :ref:`methods-clustering`).
 
     ``accuracy``: leave-one-out nearest-neighbour accuracy; ``chance``: its expectation when
     distances say nothing of the label; ``p_value``: the permutation p-value

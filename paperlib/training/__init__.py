@@ -6,7 +6,7 @@ Stands on the ground floor (``models``, ``tasks``); never imports the math floor
 - ``config``: ``Hyperparameters`` (one member's optimiser) and ``TrainConfig`` (the run).
 - ``objective``: the loss and one member's update; ``train``: ``train_population``, P networks of
   one shape trained at once, resumable from checkpoints.
-- ``units``, ``profiles``: work units and the population scales (Methods, scales).
+- ``units``, ``profiles``: work units and the population scales (:ref:`methods-scales`).
 - ``store``: the data directory's manifests and weights; ``population()`` reads one back.
 - ``release``: a population packed into compressed, checksummed files for git, and back.
 - ``sweep``: ``train``, every work unit of a profile (search, then seeds), locally or on Dask.

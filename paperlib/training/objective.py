@@ -1,6 +1,6 @@
 """The training objective and one network's update, readable and testable without the driver.
 
-- ``mse``, ``l2_penalty``: the loss of SPEC §3, MSE of the readout + L2 × Σ(weight²) over the
+- ``mse``, ``l2_penalty``: the loss of :ref:`methods-loss`, MSE of the readout + L2 × Σ(weight²) over the
   weight matrices (biases excluded).
 - ``make_optimizer``: clip by global norm, then SGD with momentum (or Adam) and a rate that
   decays exponentially, ``lr(t) = lr0 · decay_rate^(t / decay_steps)`` (paper, §2.1).

@@ -1,6 +1,6 @@
-"""The population scales (SPEC.md §7) and how each trains every task, in one place.
+"""The population scales (:ref:`methods-scales`) and how each trains every task, in one place.
 
-- ``Profile`` (``tiny``, ``small``, ``medium``, ``paper``): the grid of SPEC.md §3 (architectures
+- ``Profile`` (``tiny``, ``small``, ``paper64``, ``medium``, ``paper``): the grid of :ref:`methods-grid` (architectures
   × activations × units × L2 × seeds) and a ``TaskPlan`` per task; every reduction from the paper
   is stated in its ``description``.
 - ``TaskPlan``: the ``Stage``s a task trains through (one for the paper; a curriculum over T for
@@ -206,7 +206,7 @@ PROFILES: dict[str, Profile] = {
         l2s=(1e-5, 1e-4, 1e-3, 1e-2),
         seeds=tuple(range(30)),
         plans=_PAPER_PLANS,
-        description="SPEC.md §3: 96 configurations × 30 seeds per task, 20,000 iterations, random search",
+        description="96 configurations × 30 seeds per task, 20,000 iterations, random search",
     ),
     # The smallest grid that asks every claim the paper's way: every cell, two sizes, two L2 values,
     # and the paper's tasks, optimiser, search and 20,000 iterations. Projected from the H200 timings
