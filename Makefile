@@ -1,8 +1,11 @@
 # The two commands: `make book` (the main job) and `make test` (the whole suite).
 # Both create .venv and install the pinned set (requirements.lock) on first use.
-# `make book DEVICE=cuda` installs JAX's CUDA 12 build from requirements-cuda.lock (same versions otherwise).
+# `make book` builds the book from the paper-length population released in data/releases/paper64, with
+# the small profile (trained here) beside it on the claims page; `make book PROFILE=small` trains and
+# shows the small one alone. `make book DEVICE=cuda` installs JAX's CUDA 12 build from requirements-cuda.lock.
 PYTHON ?= python3
-PROFILE ?= small
+PROFILE ?= paper64
+BESIDE ?= $(if $(filter paper64,$(PROFILE)),small,)
 DEVICE ?= cpu
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,7 +31,7 @@ AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 .PHONY: book test lab lint env lock bench clean browser
 
 book: $(STAMP)
-	$(BIN)/python -m paperlib book --profile $(PROFILE)
+	$(BIN)/python -m paperlib book --profile $(PROFILE) $(foreach p,$(BESIDE),--beside $(p))
 
 # Lint first (seconds), then the whole suite.
 test: $(STAMP) $(ACTIONLINT) browser

@@ -3,7 +3,7 @@
     python -m paperlib train --task all --profile small [--data data] [--dask local | --scheduler ADDR] [--repair]
                              [--max-members N]
     python -m paperlib claims --profile small [--json]
-    python -m paperlib book --profile small [--no-execute]
+    python -m paperlib book --profile paper64 [--beside small] [--release FOLDER] [--no-execute]
     python -m paperlib run fig3_cdi --profile small
 
 Exit codes: 0 done; 1 the work failed (a damaged file, a failing notebook, a held lock, a full
@@ -71,6 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--profile", choices=profiles, default="small", help="population scale (default: small)")
     book.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
     book.add_argument("--book", type=Path, default=None, help="book source folder (default: book/)")
+    book.add_argument(
+        "--beside",
+        action="append",
+        choices=profiles,
+        default=[],
+        metavar="PROFILE",
+        help="a profile whose claims stand beside the book's on the claims page, trained if missing (repeatable)",
+    )
+    book.add_argument(
+        "--release",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="a release of --profile to unpack before training what it lacks (default: data/releases/PROFILE)",
+    )
     book.add_argument(
         "--no-execute",
         action="store_true",
@@ -140,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{option.replace('_', '-')} must be a positive integer, got {value}")
     if args.command == "train" and not args.scheduler_timeout > 0:
         parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
+    if args.command == "book" and args.profile in args.beside:
+        parser.error(f"--beside {args.profile} is the book's own --profile")
     if args.command == "verify" and (args.sample < 0 or (args.sample == 0 and not args.network)):
         parser.error("verify needs --sample K (K ≥ 1) or at least one --network")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
@@ -245,14 +262,20 @@ def _release(args) -> int:
 
 def _book(args) -> int:
     from paperlib.publishing.book import BOOK_DIR, book_folder, build_book, build_site
+    from paperlib.training.release import unpack_release
     from paperlib.training.sweep import train
 
     book_folder(args.book or BOOK_DIR)  # a missing book folder is named before any training
     if args.no_execute:
         index = build_site(args.book or BOOK_DIR)
     else:
-        train(TASK_NAMES, args.profile, str(args.data))  # reuses every network already stored
-        index = build_book(args.profile, args.data, args.book or BOOK_DIR, jobs=args.jobs)
+        release = args.release or Path("data") / "releases" / args.profile
+        if args.release is not None or release.is_dir():
+            written = unpack_release(release, args.data)
+            print(f"{release}: " + ", ".join(f"{task} {n} networks unpacked" for task, n in written.items()))
+        for profile in (args.profile, *args.beside):
+            train(TASK_NAMES, profile, str(args.data))  # reuses every network already stored
+        index = build_book(args.profile, args.data, args.book or BOOK_DIR, jobs=args.jobs, beside=tuple(args.beside))
     print(f"book built: {index}")
     return 0
 

@@ -111,20 +111,23 @@ def test_notebooks_run_side_by_side_and_one_that_times_things_runs_alone_after(t
         write_notebook(
             tmp_path / f"{name}.ipynb",
             f"import os, time\nstart = time.time()\ntime.sleep(1.5)\nthreads = os.environ.get('OPENBLAS_NUM_THREADS')\n"
-            f"open({str(log)!r}, 'a').write(f'{name} {{start}} {{time.time()}} {{threads}}\\n')",
+            f"open({str(log)!r}, 'a').write(f'{name} {{start}} {{time.time()}} {{threads}} {{os.getcwd()}}\\n')",
         )
+    here = os.getcwd()
     monkeypatch.setattr(book, "TIMED", ("timed",))
     for name in book.BLAS_THREADS:
         monkeypatch.delenv(name, raising=False)
     paths = execute_notebooks(tmp_path / "out", {"profile": "tiny"}, ("a", "timed", "b"), tmp_path, jobs=2)
     assert [p.name for p in paths] == ["a.ipynb", "timed.ipynb", "b.ipynb"] and all(p.is_file() for p in paths)
     runs = {name: rest for name, *rest in map(str.split, log.read_text().splitlines())}
-    span = {name: (float(start), float(end)) for name, (start, end, _) in runs.items()}
+    span = {name: (float(start), float(end)) for name, (start, end, *_) in runs.items()}
     assert max(span["a"][0], span["b"][0]) < min(span["a"][1], span["b"][1]), "a and b ran one after the other"
     assert span["timed"][0] >= max(span["a"][1], span["b"][1]), "the timed notebook shared the machine"
     # side by side, each kernel's BLAS gets its share of the cores; alone, the library's own default
     share = str(max(1, len(os.sched_getaffinity(0)) // 2))
     assert (runs["a"][2], runs["b"][2], runs["timed"][2]) == (share, share, "None")
+    # each kernel runs in the notebooks' folder, and the caller's working directory is left alone
+    assert {run[3] for run in runs.values()} == {str(tmp_path)} and os.getcwd() == here
 
 
 def test_notebooks_run_one_per_core_or_one_at_a_time_where_jax_has_a_gpu_plugin(monkeypatch):

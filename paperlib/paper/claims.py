@@ -24,14 +24,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from paperlib.analysis.cdi import CdiLines, cdi_lines
-from paperlib.analysis.flipflop import (
-    FlipFlopTopology,
-    ModalTanhTests,
-    flipflop_topology,
-    modal_tanh_tests,
-    transport_topology,
-)
-from paperlib.analysis.geometry import (
+from paperlib.analysis.distances import (
     DECIDING,
     TRUNCATIONS,
     Geometry,
@@ -39,6 +32,13 @@ from paperlib.analysis.geometry import (
     dsa_geometry,
     geometry,
     svcca_sensitivity,
+)
+from paperlib.analysis.flipflop import (
+    FlipFlopTopology,
+    ModalTanhTests,
+    flipflop_topology,
+    modal_tanh_tests,
+    transport_topology,
 )
 from paperlib.analysis.sine import SineLinearisation, output_frequencies, sine_linearisation
 from paperlib.analysis.untrained import TrainedVsUntrained, trained_vs_untrained
@@ -466,13 +466,26 @@ def beyond_the_paper(data: str | Path, profile: str) -> list[Claim]:
     return [d1({t: population(data, profile, t) for t in TASK_NAMES})]
 
 
-def _unmeasured(claim: Claim, missing: tuple[str, ...]) -> Claim:
-    """``claim`` measured without the populations of ``missing`` tasks: a rule over every task that
-    already fails stays failed (no task can restore it); one that holds so far is not yet decided."""
+def _unmeasured(claim: Claim, missing: dict[str, str]) -> Claim:
+    """``claim`` measured without the populations of ``missing`` tasks (task: why): a rule over every
+    task that already fails stays failed (no task can restore it); one that holds so far is not yet decided."""
     if not missing or claim.holds is False:
         return claim
-    reading = f"not decided: no {', '.join(missing)} population yet; measured on the others. {claim.reading}"
+    reading = f"not decided: {'; '.join(missing.values())}; measured on the others. {claim.reading}"
     return dataclasses.replace(claim, holds=None, reading=reading.strip())
+
+
+def incomplete_tasks(data: str | Path, profile: str, tasks: Sequence[str] = TASK_NAMES) -> dict[str, str]:
+    """The tasks whose population at ``profile`` is not wholly trained under ``data`` (task: why): a
+    claim never reads part of a grid (e.g. a release still training, or a stopped run)."""
+    grid = get_profile(profile)
+    out = {}
+    for task in tasks:
+        expected = sum(len(u.seeds) for u in grid.work_units(task))
+        stored = len(TaskStore(data, profile, task).rows())
+        if 0 < stored < expected:  # none at all: ``population`` says to train it first
+            out[task] = f"the {task} population is incomplete ({stored} of {expected} networks trained)"
+    return out
 
 
 def measure_claims(data: str | Path, profile: str, tasks: Sequence[str] = TASK_NAMES) -> list[Claim]:
@@ -482,9 +495,9 @@ def measure_claims(data: str | Path, profile: str, tasks: Sequence[str] = TASK_N
 
     - ``data``: the data directory ``python -m paperlib train`` filled.
     - ``profile``: a name of ``paperlib.training.PROFILES``.
-    - ``tasks``: the tasks whose populations are read (default: all three). With fewer, as while a
-      population is still training, a claim of a missing task is *not measured*, and a claim over
-      every task (C1-C3) is decided only where it already fails.
+    - ``tasks``: the tasks whose populations are read (default: all three). With fewer, or where a
+      task's population is not wholly trained (``incomplete_tasks``), a claim of a missing task is
+      *not measured*, and a claim over every task (C1-C3) is decided only where it already fails.
 
     **Returns:** eight ``Claim``s, C1 to C8, each with ``holds`` (True, False, or None: not
     measurable, ``reading`` says why) and its ``evidence``. Analyses are computed once and cached
@@ -499,7 +512,9 @@ def measure_claims(data: str | Path, profile: str, tasks: Sequence[str] = TASK_N
     unknown = sorted(set(tasks) - set(TASK_NAMES))
     if unknown or not tasks:
         raise ValueError(f"tasks must be a non-empty subset of {TASK_NAMES}, got {tuple(tasks)}")
-    pops = {t: population(data, profile, t) for t in TASK_NAMES if t in tasks}
+    missing = {t: f"no {t} population" for t in TASK_NAMES if t not in tasks}
+    missing |= incomplete_tasks(data, profile, [t for t in TASK_NAMES if t in tasks])
+    pops = {t: population(data, profile, t) for t in TASK_NAMES if t not in missing}
     topology = functools.cache(lambda: flipflop_topology(pops["flipflop"]))  # read by C4 and C5
     measure = {
         "C1": lambda: c1(pops, {t: len(TaskStore(data, profile, t).rows()) for t in pops}),
@@ -520,12 +535,12 @@ def measure_claims(data: str | Path, profile: str, tasks: Sequence[str] = TASK_N
     claims = []
     for id, compute in measure.items():
         needs = STATEMENTS[id].tasks
-        missing = tuple(t for t in needs if t not in pops)
-        if len(missing) == len(needs):
+        lacking = {t: why for t, why in missing.items() if t in needs}
+        if len(lacking) == len(needs):
             claim = Claim(
-                id, None, ev.MissingTasks(missing), reading=f"not measured: no {', '.join(missing)} population yet"
+                id, None, ev.MissingTasks(tuple(lacking)), reading=f"not measured: {'; '.join(lacking.values())}"
             )
         else:
-            claim = _unmeasured(compute(), missing)
+            claim = _unmeasured(compute(), lacking)
         claims.append(dataclasses.replace(claim, caveat=notes.get(id, "")))
     return claims

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from paperlib.analysis.geometry import LabelTests
+from paperlib.analysis.distances import LabelTests
 from paperlib.analysis.untrained import GroupMeans
 from paperlib.similarity.clustering import ClusterTest
 

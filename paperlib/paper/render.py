@@ -12,7 +12,7 @@ from html import escape
 
 import numpy as np
 
-from paperlib.analysis.geometry import LabelTests
+from paperlib.analysis.distances import LabelTests
 from paperlib.paper.claims import Claim
 from paperlib.similarity.clustering import ClusterTest
 

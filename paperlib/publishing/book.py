@@ -70,6 +70,9 @@ TIMED: tuple[str, ...] = ("performance",)
 PAGES = "notebooks"  # the executed notebooks' folder in the book: page ``notebooks/<name>``, as in the repository
 PUBLISHED_BRANCH = "book-notebooks"  # the tree with executed notebooks, pushed by the book workflow
 PAGE_TAGS = ("hide-input",)  # every code cell of a page: text and figures first, the code one click away
+# parameters only some notebooks take, besides ``profile`` and ``data_dir`` (each notebook is given
+# only those its parameters cell names)
+EXTRA_PARAMETERS: dict[str, tuple[str, ...]] = {"claims": ("beside",)}
 
 # The first cell of every notebook (tagged ``remove-cell``: not shown in the book). Where paperlib
 # is missing (Colab), it clones the published branch, installs it and works from its notebooks
@@ -205,7 +208,15 @@ def _execute_all(names: list[str], jobs: int, notebooks_dir: Path, out_dir: Path
         }
         futures = {
             pool.submit(
-                _papermill, notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb", parameters, kernels[name]
+                _papermill,
+                notebooks_dir / f"{name}.ipynb",
+                out_dir / f"{name}.ipynb",
+                {
+                    k: v
+                    for k, v in parameters.items()
+                    if k in ("profile", "data_dir") or k in EXTRA_PARAMETERS.get(name, ())
+                },
+                kernels[name],
             ): name
             for name in names
         }
@@ -241,7 +252,12 @@ def _execute_all(names: list[str], jobs: int, notebooks_dir: Path, out_dir: Path
 
 
 def _papermill(source: Path, target: Path, parameters: dict, kernel) -> None:
-    """papermill on one notebook with ``kernel``, shut down afterwards whatever happened."""
+    """papermill on one notebook with ``kernel`` (started in the notebook's folder), shut down
+    afterwards whatever happened.
+
+    The folder is the kernel's, given to nbclient, and not papermill's ``cwd``: that one changes the
+    working directory of this whole process, which threads side by side would leave changed.
+    """
     import papermill
     from jupyter_core.utils import run_sync
 
@@ -250,10 +266,10 @@ def _papermill(source: Path, target: Path, parameters: dict, kernel) -> None:
             str(source),
             str(target),
             parameters=parameters,
-            cwd=str(source.parent),
             kernel_name="python3",
             progress_bar=False,
             km=kernel,
+            resources={"metadata": {"path": str(source.parent)}},
         )
     finally:
         if kernel.has_kernel:
@@ -306,17 +322,20 @@ def build_book(
     *,
     repo: Repository | None | str = "auto",
     jobs: int | None = None,
+    beside: tuple[str, ...] = (),
 ) -> Path:
     """Execute every notebook for ``profile`` and build the site; return its ``index.html``.
 
     ``repo`` sets the launch buttons and the install cell (``"auto"``: ``repository()``; None: none);
-    ``jobs`` notebooks run side by side (``execute_notebooks``).
+    ``jobs`` notebooks run side by side (``execute_notebooks``); the claims page shows the verdicts
+    of the ``beside`` profiles next to the book's (their populations stored under ``data_dir`` too).
     """
     book_dir = book_folder(book_dir)
     repo = repository() if repo == "auto" else repo
     pages = book_dir / PAGES
     shutil.rmtree(pages, ignore_errors=True)  # never publish a notebook from an earlier run
-    for path in execute_notebooks(pages, notebook_parameters(profile, data_dir), names, jobs=jobs):
+    parameters = notebook_parameters(profile, data_dir) | {"beside": list(beside)}
+    for path in execute_notebooks(pages, parameters, names, jobs=jobs):
         publishable(path, repo)
     return build_site(book_dir, repo)
 
