@@ -84,7 +84,7 @@ def main() -> None:
 
     from paperlib.similarity import cka, pairwise
     from paperlib.similarity.cka_bounded import pairwise_linear_cka
-    from paperlib.similarity.pairwise import _fit_all
+    from paperlib.similarity.matrix import _fit_all
 
     if args.data == "paper":
         reps = representations(args.n, seed=2)

@@ -12,12 +12,14 @@ Sampling is written in JAX so that the trainer draws fresh batches inside its co
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, final
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from paperlib._checks import check_choice, check_int, check_number
@@ -25,8 +27,12 @@ from paperlib._checks import check_choice, check_int, check_number
 PROBE_SEED = 20190101  # fixed key of the probe sets, shared by every network of a task
 
 
-class Task:
-    """Shared behaviour; concrete tasks are frozen dataclasses that subclass this."""
+class AbstractTask(abc.ABC):
+    """A task: how it draws trials, its targets, its fixed probe set and its static conditions.
+
+    The abstract/final pattern: this class declares what every task has and the behaviour they
+    share; each concrete task is a final, frozen dataclass.
+    """
 
     name: ClassVar[str]
     n_inputs: ClassVar[int]
@@ -41,11 +47,13 @@ class Task:
             return np.arange(len(inputs))
         return np.flatnonzero(np.all(np.isclose(inputs[:, 0, ch], np.asarray(condition)[ch]), axis=1))
 
+    @abc.abstractmethod
     def _inputs(self, key: PRNGKeyArray, batch: int) -> Array:
-        raise NotImplementedError
+        """``batch`` trials of inputs (trials × time × channels)."""
 
-    def target(self, inputs: Float[Array, "batch time m"]) -> Float[Array, "batch time n_out"]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def target(self, inputs: Float[ArrayLike, "batch time m"]) -> Float[Array, "batch time n_out"]:
+        """The target of each trial."""
 
     def sample(
         self, key: PRNGKeyArray, batch: int
@@ -59,17 +67,22 @@ class Task:
         """The fixed probe set (trials × time × channels) every network of this task is run on."""
         return np.asarray(self._inputs(jax.random.PRNGKey(PROBE_SEED), 64))
 
+    @abc.abstractmethod
     def static_inputs(self) -> np.ndarray:
         """Input conditions for fixed-point search (conditions × channels)."""
-        raise NotImplementedError
 
     def static_labels(self) -> list[str]:
         """A short label per row of ``static_inputs()``."""
         return [f"condition {i}" for i in range(len(self.static_inputs()))]
 
 
+#: The former name of ``AbstractTask``.
+Task = AbstractTask
+
+
+@final
 @dataclasses.dataclass(frozen=True)
-class FlipFlop(Task):
+class FlipFlop(AbstractTask):
     """3-bit flip-flop (Sussillo & Barak 2013).
 
     Every channel gets a ±1 pulse (random sign) at t = 0, as the flip-flop generator of the
@@ -133,8 +146,9 @@ class FlipFlop(Task):
         return ["no input"]
 
 
+@final
 @dataclasses.dataclass(frozen=True)
-class SineWave(Task):
+class SineWave(AbstractTask):
     """Frequency-cued sine wave (Sussillo & Barak 2013).
 
     One static input channel holds the cue ``x ∈ [0, 1]``; the target is ``sin(2π f t)`` with
@@ -173,7 +187,7 @@ class SineWave(Task):
         if self.f_max * self.dt >= 0.5:
             raise ValueError(f"f_max * dt must be below 0.5 (Nyquist), got {self.f_max * self.dt}")
 
-    def frequency(self, cue: Array) -> Array:
+    def frequency(self, cue: ArrayLike) -> ArrayLike:
         """Cued frequency in Hz for a cue in [0, 1]."""
         return self.f_min + (self.f_max - self.f_min) * cue
 
@@ -207,8 +221,9 @@ class SineWave(Task):
         return [f"{f:.2f} Hz" for f in np.asarray(self.frequency(self.cues()))]
 
 
+@final
 @dataclasses.dataclass(frozen=True)
-class ContextIntegration(Task):
+class ContextIntegration(AbstractTask):
     """Context-dependent integration (Mante et al. 2013).
 
     Inputs: two one-hot context channels, then two noise streams; stream k at each step is
@@ -261,9 +276,9 @@ class ContextIntegration(Task):
         return ["context 1", "context 2"]
 
 
-TASKS: dict[str, type[Task]] = {"flipflop": FlipFlop, "sine": SineWave, "cdi": ContextIntegration}
+TASKS: dict[str, type[AbstractTask]] = {"flipflop": FlipFlop, "sine": SineWave, "cdi": ContextIntegration}
 
 
-def make_task(name: str, **overrides) -> Task:
+def make_task(name: str, **overrides) -> AbstractTask:
     """Build a task by name (``flipflop``, ``sine``, ``cdi``), with optional parameter overrides."""
     return TASKS[check_choice("task", name, TASKS)](**overrides)

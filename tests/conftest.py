@@ -216,3 +216,15 @@ def tiny_book(tmp_path_factory, tiny_data) -> BuiltBook:
             os.dup2(saved, 2)
             os.close(saved)
     return BuiltBook(index, log.read_text(), repo)
+
+
+@pytest.fixture
+def library_checks_only():
+    """The suite checks the jaxtyping annotations at run time (``--jaxtyping-packages``), which would
+    refuse a value of the wrong type before the library's own check, the one users meet, could; a
+    test of bad input asks for this fixture to turn those run-time type checks off while it runs."""
+    import jaxtyping
+
+    jaxtyping.config.update("jaxtyping_disable", True)
+    yield
+    jaxtyping.config.update("jaxtyping_disable", False)

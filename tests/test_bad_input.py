@@ -426,6 +426,11 @@ def d(stored_cdi, root, tmp_path_factory, unfinished_copy, interrupt):
     return types.SimpleNamespace(stored=stored_cdi, damaged=damaged, notebooks=notebooks, **runners)
 
 
+@pytest.fixture(autouse=True)
+def checks_users_meet(library_checks_only):
+    """Every case here is wrong on purpose: the library's own checks answer it, as users meet them."""
+
+
 @pytest.mark.parametrize("problem, call, message", CONFIGURATION, ids=[name for name, _, _ in CONFIGURATION])
 def test_a_bad_configuration_is_named(problem, call, message):
     with pytest.raises(ValueError, match="(?s)" + message):

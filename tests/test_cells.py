@@ -105,3 +105,14 @@ def test_importing_paperlib_changes_neither_the_environment_nor_jax():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "2" and "--xla_cpu_multi_thread_eigen=false" in result.stdout
+
+
+def test_cells_follow_the_abstract_final_pattern():
+    """``AbstractCell`` declares what every cell has and cannot be built; each concrete cell is final."""
+    from paperlib.models.cells import CELLS, AbstractCell, TorchGRU
+
+    with pytest.raises(TypeError, match="abstract"):
+        AbstractCell()
+    for cls in (*CELLS.values(), TorchGRU):
+        assert issubclass(cls, AbstractCell) and getattr(cls, "__final__", False), cls.__name__
+        assert cls.__bases__ == (AbstractCell,), f"{cls.__name__} subclasses a concrete cell"

@@ -87,14 +87,16 @@ def test_symmetric_operators_reach_the_bound_of_their_sorted_eigenvalues():
         assert distance(mats[a], mats[b], options) == pytest.approx(best, abs=2e-3)
 
 
-def test_pairwise_is_the_per_pair_distance_and_the_sample_metrics_refuse_trajectories():
+def test_pairwise_is_the_per_pair_distance():
     systems = [trajectories(rotation(theta), init=on_circle(32, seed=i)) for i, theta in enumerate([0.1, 0.3, 0.6])]
     D = pairwise(systems, FAST, progress=False)
     assert D.shape == (3, 3) and np.allclose(D, D.T) and np.all(np.diag(D) == 0)
     np.testing.assert_allclose(D[np.triu_indices(3, 1)], [0.2, 0.5, 0.3], atol=0.01)
-    with pytest.raises(
-        ValueError, match="paperlib.similarity.dsa.pairwise"
-    ):  # not a sample metric: it takes trajectories
+
+
+def test_the_sample_metrics_refuse_trajectories_naming_dsa(library_checks_only):
+    systems = [trajectories(rotation(theta), init=on_circle(32, seed=i)) for i, theta in enumerate([0.1, 0.3])]
+    with pytest.raises(ValueError, match="paperlib.similarity.dsa.pairwise"):
         similarity_pairwise(systems, "dsa", progress=False)
 
 

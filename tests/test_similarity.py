@@ -204,9 +204,14 @@ def test_pairwise_held_out_equals_the_per_pair_functions():
         D = pairwise(reps, metric, held_out=evaluate, progress=False)
         expected = np.array([[0.0 if i == j else f(reps[i], reps[j]) for j in range(4)] for i in range(4)])
         np.testing.assert_allclose(D, expected, atol=1e-12, err_msg=metric)
+
+
+def test_a_bad_held_out_split_is_named(library_checks_only):
+    rng = np.random.default_rng(2)
+    reps = [rng.normal(size=(120, 5)) for _ in range(3)]
     with pytest.raises(ValueError, match="boolean mask"):
         pairwise(reps, "svcca", held_out=np.arange(120) % 2, progress=False)
     with pytest.raises(ValueError, match="at least 2 samples"):
         pairwise(reps, "svcca", held_out=np.arange(120) == 0, progress=False)
     with pytest.raises(ValueError, match="fit nothing"):
-        pairwise(reps, "cka", kernel="rbf", held_out=evaluate, progress=False)
+        pairwise(reps, "cka", kernel="rbf", held_out=_halves(120), progress=False)

@@ -104,3 +104,16 @@ def test_probe_set_is_fixed_and_static_inputs_hold_conditions(name):
     if name == "cdi":
         np.testing.assert_array_equal(static[:, :2], np.eye(2))
         assert not static[:, 2:].any()
+
+
+def test_tasks_follow_the_abstract_final_pattern():
+    """``AbstractTask`` cannot be built; each concrete task is a final, frozen dataclass."""
+    import dataclasses
+
+    from paperlib.tasks import TASKS, AbstractTask
+
+    with pytest.raises(TypeError, match="abstract"):
+        AbstractTask()
+    for cls in TASKS.values():
+        assert cls.__bases__ == (AbstractTask,) and getattr(cls, "__final__", False), cls.__name__
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen

@@ -64,7 +64,7 @@ def test_the_book_is_published_from_main_to_github_pages(workflows):
     assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in book["jobs"]["deploy"]["steps"])
     caches = [s["with"] for s in book["jobs"]["build"]["steps"] if s.get("uses", "").startswith("actions/cache@")]
     populations = next(c for c in caches if c["path"].startswith("data"))
-    assert "requirements.lock" in populations["key"] and "paperlib/train.py" in populations["key"]
+    assert "requirements.lock" in populations["key"] and "paperlib/training/*.py" in populations["key"]
     assert "restore-keys" not in populations  # a population trained by other code is never restored
     assert any(c["path"] == ".jax_cache" for c in caches)
 

@@ -15,18 +15,7 @@ training floors only.
 
 from paperlib.analysis.cache import ANALYSIS_VERSION, cache_path, cached
 from paperlib.analysis.cdi import NEAR_ONE, TOP_MODES, CdiLines, cdi_lines
-from paperlib.analysis.flipflop import (
-    FLIPFLOP_BETWEEN,
-    FLIPFLOP_INITIAL,
-    FlipFlopTopology,
-    ModalTanhTests,
-    flipflop_fixed_points,
-    flipflop_topology,
-    modal_tanh_tests,
-    slow_rule_speed,
-    transport_topology,
-)
-from paperlib.analysis.geometry import (
+from paperlib.analysis.distances import (
     DECIDING,
     LABELS,
     TRUNCATIONS,
@@ -41,6 +30,17 @@ from paperlib.analysis.geometry import (
     label_subsets,
     label_tests,
     svcca_sensitivity,
+)
+from paperlib.analysis.flipflop import (
+    FLIPFLOP_BETWEEN,
+    FLIPFLOP_INITIAL,
+    FlipFlopTopology,
+    ModalTanhTests,
+    flipflop_fixed_points,
+    flipflop_topology,
+    modal_tanh_tests,
+    slow_rule_speed,
+    transport_topology,
 )
 from paperlib.analysis.points import (
     SETTLE_FRACTION,

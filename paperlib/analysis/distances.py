@@ -20,7 +20,7 @@ from paperlib.analysis.states import hidden_states, probe_states
 from paperlib.similarity import dsa
 from paperlib.similarity.basis import fit
 from paperlib.similarity.clustering import ClusterTest, cluster_test
-from paperlib.similarity.pairwise import pairwise
+from paperlib.similarity.matrix import pairwise
 from paperlib.training.store import Population
 
 LABELS = ("architecture", "activation")

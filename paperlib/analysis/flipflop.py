@@ -16,7 +16,7 @@ import hashlib
 import numpy as np
 
 from paperlib.analysis.cache import cache_path, cached
-from paperlib.analysis.geometry import Geometry, distance_matrix, label_subsets, label_tests
+from paperlib.analysis.distances import Geometry, distance_matrix, label_subsets, label_tests
 from paperlib.analysis.points import SLOW_FRACTION, SLOW_FRACTIONS, fixed_points_by_condition, transition_graphs
 from paperlib.analysis.states import state_scales
 from paperlib.dynamics.fixed_points import FixedPoints, slow_speed

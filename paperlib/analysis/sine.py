@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from paperlib.analysis.cache import cache_path, cached
-from paperlib.analysis.geometry import Geometry, label_tests
+from paperlib.analysis.distances import Geometry, label_tests
 from paperlib.analysis.points import fixed_points_by_condition
 from paperlib.analysis.states import network_states
 from paperlib.dynamics.linear import oscillatory_mode

@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 
 from paperlib.analysis.cache import cache_path, cached
-from paperlib.analysis.geometry import TRUNCATIONS
+from paperlib.analysis.distances import TRUNCATIONS
 from paperlib.analysis.states import probe_states, untrained_probe_states
-from paperlib.similarity.pairwise import pairwise
+from paperlib.similarity.matrix import pairwise
 from paperlib.training.store import Population
 
 GROUPS = ("trained relu", "untrained relu", "trained tanh", "untrained tanh")

@@ -23,7 +23,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jax.typing import ArrayLike
+from jaxtyping import Array, Float, PyTree
 
 from paperlib._io import atomic_write
 
@@ -358,9 +359,10 @@ def precision(x64: bool):
     return (np.float64, jax.enable_x64(True)) if x64 else (np.float32, contextlib.nullcontext())
 
 
-def cast(step: Step, dtype) -> Step:
-    """``step`` with its floating-point arrays (an Equinox module's weights) cast to ``dtype``."""
-    return jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, step)
+def cast(tree: PyTree, dtype) -> PyTree:
+    """``tree`` (a step function, an Equinox module, a population of them) with its floating-point
+    arrays cast to ``dtype``."""
+    return jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, tree)
 
 
 def _check(step: Step, x_star, initial_states, dtype) -> tuple[np.ndarray, Array]:
@@ -383,8 +385,8 @@ def _check(step: Step, x_star, initial_states, dtype) -> tuple[np.ndarray, Array
 
 def find_fixed_points(
     step: Step,
-    x_star: Float[Array, " m"],
-    initial_states: Float[Array, "n state"],
+    x_star: Float[ArrayLike, " m"],
+    initial_states: Float[ArrayLike, "n state"],
     options: FixedPointOptions = FixedPointOptions(),
     *,
     device: jax.Device | None = None,
@@ -553,8 +555,8 @@ def _settle_until_slow(step, x_star, h0, max_speed, max_steps):
 
 def slow_points(
     step: Step,
-    x_star: Float[Array, " m"],
-    initial_states: Float[Array, "n state"],
+    x_star: Float[ArrayLike, " m"],
+    initial_states: Float[ArrayLike, "n state"],
     *,
     trial_steps: int,
     state_scale: float,

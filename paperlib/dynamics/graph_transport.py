@@ -268,9 +268,9 @@ def transport_graph_distance(
 
 
 def pairwise_transport_distances(
-    graphs: Sequence[Float[np.ndarray, "k k"]],
-    readouts: Sequence[Float[np.ndarray, "k o"]],
-    unstable: Sequence[Int[np.ndarray, " k"]] | None = None,
+    graphs: Sequence[Float[np.ndarray, "_k _k"]],
+    readouts: Sequence[Float[np.ndarray, "_k o"]],
+    unstable: Sequence[Int[np.ndarray, " _k"]] | None = None,
     **costs,
 ) -> Float[np.ndarray, "n n"]:
     """``transport_graph_distance`` between every two networks of a population.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Inexact
 
 from paperlib.dynamics.fixed_points import cast, precision
 
@@ -48,8 +48,8 @@ def oscillation_frequency(eigenvalues, dt: float) -> float:
 
 
 def oscillatory_mode(
-    eigenvalues: Float[np.ndarray, " n"],
-    right_eigenvectors: Float[np.ndarray, "n n"],
+    eigenvalues: Inexact[np.ndarray, " n"],
+    right_eigenvectors: Inexact[np.ndarray, "n n"],
     trajectory: Float[np.ndarray, "t n"],
     dt: float,
 ) -> tuple[float, float, int]:

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, final
 
 import equinox as eqx
 import jax
@@ -28,30 +29,39 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {"tanh": jnp.tanh, "relu": ja
 RECURRENT_GAIN = 0.9
 
 
-class Cell(eqx.Module):
-    """Shared structure of the four cells: stacked weights and a nonlinearity."""
+def initial_weights(
+    blocks: int, n_units: int, n_inputs: int, activation: str, key: PRNGKeyArray
+) -> tuple[Array, Array, Array, str]:
+    """``(W, B, b, activation)`` of a freshly initialised cell with ``blocks`` stacked blocks: recurrent
+    ``N(0, (0.9 / √n)²)``, input ``N(0, 1 / m)``, biases 0; every argument checked first."""
+    check_int("n_units", n_units)
+    check_int("n_inputs", n_inputs)
+    activation = check_choice("activation", activation, ACTIVATIONS)
+    k_rec, k_in = jax.random.split(key)
+    rows = blocks * n_units
+    W = jax.random.normal(k_rec, (rows, n_units)) * (RECURRENT_GAIN / n_units**0.5)
+    B = jax.random.normal(k_in, (rows, n_inputs)) / n_inputs**0.5
+    return W, B, jnp.zeros(rows), activation
 
-    W: Float[Array, "blocks_n n"]
-    B: Float[Array, "blocks_n m"]
-    b: Float[Array, " blocks_n"]
-    activation: str = eqx.field(static=True)
 
-    BLOCKS: ClassVar[tuple[str, ...]] = ()
-    STATE_MULTIPLE: ClassVar[int] = 1
+class AbstractCell(eqx.Module):
+    """A recurrent cell ``cell(h, x) -> h'`` with weights stacked by block and a nonlinearity.
 
-    def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
-        check_int("n_units", n_units)
-        check_int("n_inputs", n_inputs)
-        activation = check_choice("activation", activation, ACTIVATIONS)
-        k_rec, k_in = jax.random.split(key)
-        rows = len(self.BLOCKS) * n_units
-        self.W = jax.random.normal(k_rec, (rows, n_units)) * (RECURRENT_GAIN / n_units**0.5)
-        self.B = jax.random.normal(k_in, (rows, n_inputs)) / n_inputs**0.5
-        self.b = self._initial_bias(n_units)
-        self.activation = activation
+    The abstract/final pattern of Equinox: this class declares what every cell has (abstract
+    attributes and ``__call__``) and the helpers they share; each concrete cell is final and
+    defines its own fields and ``__init__``.
+    """
 
-    def _initial_bias(self, n_units: int) -> Array:
-        return jnp.zeros(len(self.BLOCKS) * n_units)
+    W: eqx.AbstractVar[Float[Array, "blocks_n n"]]
+    B: eqx.AbstractVar[Float[Array, "blocks_n m"]]
+    b: eqx.AbstractVar[Float[Array, " blocks_n"]]
+    activation: eqx.AbstractVar[str]
+    BLOCKS: eqx.AbstractClassVar[tuple[str, ...]]
+    STATE_MULTIPLE: eqx.AbstractClassVar[int]
+
+    @abc.abstractmethod
+    def __call__(self, state: Float[Array, " state"], x: Float[Array, " m"]) -> Float[Array, " state"]:
+        """The next state."""
 
     @property
     def n_units(self) -> int:
@@ -89,23 +99,45 @@ class Cell(eqx.Module):
         return jnp.split(z, len(self.BLOCKS))
 
 
-class Vanilla(Cell):
+#: The former name of ``AbstractCell``.
+Cell = AbstractCell
+
+
+@final
+class Vanilla(AbstractCell):
     """``h' = f(W h + B x + b)``. Blocks: (``"h"``,)."""
 
-    BLOCKS = ("h",)
+    W: Float[Array, "blocks_n n"]
+    B: Float[Array, "blocks_n m"]
+    b: Float[Array, " blocks_n"]
+    activation: str = eqx.field(static=True)
+    BLOCKS: ClassVar[tuple[str, ...]] = ("h",)
+    STATE_MULTIPLE: ClassVar[int] = 1
+
+    def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
+        self.W, self.B, self.b, self.activation = initial_weights(len(self.BLOCKS), n_units, n_inputs, activation, key)
 
     def __call__(self, h: Float[Array, " n"], x: Float[Array, " m"]) -> Float[Array, " n"]:
         (z,) = self._preactivations(h, x)
         return self.f(z)
 
 
-class UGRNN(Cell):
+@final
+class UGRNN(AbstractCell):
     """Update-gate RNN (Collins et al. 2017). Blocks: gate ``g``, candidate ``c``.
 
     ``g = σ(W_g h + B_g x + b_g)``, ``c = f(W_c h + B_c x + b_c)``, ``h' = g ⊙ h + (1 − g) ⊙ c``.
     """
 
-    BLOCKS = ("g", "c")
+    W: Float[Array, "blocks_n n"]
+    B: Float[Array, "blocks_n m"]
+    b: Float[Array, " blocks_n"]
+    activation: str = eqx.field(static=True)
+    BLOCKS: ClassVar[tuple[str, ...]] = ("g", "c")
+    STATE_MULTIPLE: ClassVar[int] = 1
+
+    def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
+        self.W, self.B, self.b, self.activation = initial_weights(len(self.BLOCKS), n_units, n_inputs, activation, key)
 
     def __call__(self, h: Float[Array, " n"], x: Float[Array, " m"]) -> Float[Array, " n"]:
         zg, zc = self._preactivations(h, x)
@@ -113,13 +145,22 @@ class UGRNN(Cell):
         return g * h + (1.0 - g) * self.f(zc)
 
 
-class GRU(Cell):
+@final
+class GRU(AbstractCell):
     """Gated recurrent unit (Cho et al. 2014). Blocks: update ``u``, reset ``r``, candidate ``c``.
 
     ``c = f(W_c (r ⊙ h) + B_c x + b_c)``, ``h' = u ⊙ h + (1 − u) ⊙ c``.
     """
 
-    BLOCKS = ("u", "r", "c")
+    W: Float[Array, "blocks_n n"]
+    B: Float[Array, "blocks_n m"]
+    b: Float[Array, " blocks_n"]
+    activation: str = eqx.field(static=True)
+    BLOCKS: ClassVar[tuple[str, ...]] = ("u", "r", "c")
+    STATE_MULTIPLE: ClassVar[int] = 1
+
+    def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
+        self.W, self.B, self.b, self.activation = initial_weights(len(self.BLOCKS), n_units, n_inputs, activation, key)
 
     def __call__(self, h: Float[Array, " n"], x: Float[Array, " m"]) -> Float[Array, " n"]:
         n = self.n_units
@@ -130,21 +171,27 @@ class GRU(Cell):
         return u * h + (1.0 - u) * c
 
 
-class TorchGRU(Cell):
+@final
+class TorchGRU(AbstractCell):
     """PyTorch's ``nn.GRU`` cell: the reset gate acts *after* the recurrent product of the candidate.
 
     ``c = f(B_c x + b_c + r ⊙ (W_c h + b_hc))``, gates ``u``, ``r`` and ``h' = u ⊙ h + (1 − u) ⊙ c``
     as in ``GRU``. Blocks: ``u``, ``r``, ``c``, plus the candidate's recurrent bias ``b_hc``, which
     sits inside the reset. It is a different map from the paper's GRU (reset before ``W_c``), so
-    imported PyTorch GRUs use this cell (``paperlib.models.interop.load_torch``) rather than an approximation;
-    the paper's populations never do.
+    imported PyTorch GRUs use this cell (``paperlib.models.interop.load_torch``) rather than an
+    approximation; the paper's populations never do.
     """
 
-    BLOCKS = ("u", "r", "c")
+    W: Float[Array, "blocks_n n"]
+    B: Float[Array, "blocks_n m"]
+    b: Float[Array, " blocks_n"]
+    activation: str = eqx.field(static=True)
     b_hc: Float[Array, " n"]
+    BLOCKS: ClassVar[tuple[str, ...]] = ("u", "r", "c")
+    STATE_MULTIPLE: ClassVar[int] = 1
 
     def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
-        super().__init__(n_units, n_inputs, activation, key=key)
+        self.W, self.B, self.b, self.activation = initial_weights(len(self.BLOCKS), n_units, n_inputs, activation, key)
         self.b_hc = jnp.zeros(n_units)
 
     def __call__(self, h: Float[Array, " n"], x: Float[Array, " m"]) -> Float[Array, " n"]:
@@ -156,7 +203,8 @@ class TorchGRU(Cell):
         return u * h + (1.0 - u) * c
 
 
-class LSTM(Cell):
+@final
+class LSTM(AbstractCell):
     """Long short-term memory (Hochreiter & Schmidhuber 1997); the state is ``[h; c]``.
 
     Blocks: input gate ``i``, forget gate ``f``, output gate ``o``, candidate ``g``:
@@ -164,11 +212,16 @@ class LSTM(Cell):
     The forget-gate bias starts at +1.
     """
 
-    BLOCKS = ("i", "f", "o", "g")
-    STATE_MULTIPLE = 2
+    W: Float[Array, "blocks_n n"]
+    B: Float[Array, "blocks_n m"]
+    b: Float[Array, " blocks_n"]
+    activation: str = eqx.field(static=True)
+    BLOCKS: ClassVar[tuple[str, ...]] = ("i", "f", "o", "g")
+    STATE_MULTIPLE: ClassVar[int] = 2
 
-    def _initial_bias(self, n_units: int) -> Array:
-        return jnp.zeros(4 * n_units).at[n_units : 2 * n_units].set(1.0)
+    def __init__(self, n_units: int, n_inputs: int, activation: str, *, key: PRNGKeyArray):
+        W, B, b, self.activation = initial_weights(len(self.BLOCKS), n_units, n_inputs, activation, key)
+        self.W, self.B, self.b = W, B, b.at[n_units : 2 * n_units].set(1.0)
 
     def __call__(self, state: Float[Array, " two_n"], x: Float[Array, " m"]) -> Float[Array, " two_n"]:
         h, c = jnp.split(state, 2)
@@ -178,10 +231,10 @@ class LSTM(Cell):
         return jnp.concatenate([h_new, c_new])
 
 
-CELLS: dict[str, type[Cell]] = {"vanilla": Vanilla, "ugrnn": UGRNN, "gru": GRU, "lstm": LSTM}
+CELLS: dict[str, type[AbstractCell]] = {"vanilla": Vanilla, "ugrnn": UGRNN, "gru": GRU, "lstm": LSTM}
 ARCHITECTURES: tuple[str, ...] = tuple(CELLS)
 
 
-def make_cell(name: str, activation: str, n_units: int, n_inputs: int, key: PRNGKeyArray) -> Cell:
+def make_cell(name: str, activation: str, n_units: int, n_inputs: int, key: PRNGKeyArray) -> AbstractCell:
     """Build a cell by name (``vanilla``, ``ugrnn``, ``gru``, ``lstm``; case-insensitive)."""
     return CELLS[check_choice("architecture", name, CELLS)](n_units, n_inputs, activation, key=key)

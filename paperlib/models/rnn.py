@@ -5,10 +5,11 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from paperlib._checks import check_int
-from paperlib.models.cells import Cell, make_cell
+from paperlib.models.cells import AbstractCell, make_cell
 
 
 class RNN(eqx.Module):
@@ -17,11 +18,11 @@ class RNN(eqx.Module):
     The readout is initialised ``N(0, 1 / n_units)`` with zero bias.
     """
 
-    cell: Cell
+    cell: AbstractCell
     W_out: Float[Array, "n_out n"]
     b_out: Float[Array, " n_out"]
 
-    def __init__(self, cell: Cell, n_outputs: int, *, key: PRNGKeyArray):
+    def __init__(self, cell: AbstractCell, n_outputs: int, *, key: PRNGKeyArray):
         check_int("n_outputs", n_outputs)
         self.cell = cell
         self.W_out = jax.random.normal(key, (n_outputs, cell.n_units)) / cell.n_units**0.5
@@ -43,7 +44,7 @@ def make_rnn(architecture: str, activation: str, n_units: int, n_inputs: int, n_
 
 
 def run(
-    model: RNN, inputs: Float[Array, "time m"], h0: Float[Array, " state"] | None = None, unroll: int = 1
+    model: RNN, inputs: Float[ArrayLike, "time m"], h0: Float[ArrayLike, " state"] | None = None, unroll: int = 1
 ) -> tuple[Float[Array, "time state"], Float[Array, "time n_out"]]:
     """Run one trial from ``h0`` (zeros by default); return the states after each step and the outputs.
 
@@ -62,7 +63,7 @@ def run(
 
 
 def run_batch(
-    model: RNN, inputs: Float[Array, "batch time m"], unroll: int = 1
+    model: RNN, inputs: Float[ArrayLike, "batch time m"], unroll: int = 1
 ) -> tuple[Float[Array, "batch time state"], Float[Array, "batch time n_out"]]:
     """Run a batch of trials from the zero state (``unroll``: as in ``run``)."""
     return jax.vmap(run, in_axes=(None, 0, None, None))(model, inputs, None, unroll)

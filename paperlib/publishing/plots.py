@@ -76,7 +76,7 @@ def mds_by_label(D: np.ndarray, architecture, activation, letter: str, title: st
 
     ``tests``: the matrix's ``paperlib.analysis.LabelTests``, computed by the analysis the claims
     read; each panel's axis states its accuracy, chance level and permutation p-value."""
-    from paperlib.analysis.geometry import label_subsets
+    from paperlib.analysis.distances import label_subsets
     from paperlib.similarity import mds
 
     arch, act = np.asarray(architecture), np.asarray(activation)

@@ -3,8 +3,9 @@
 The math floor: any network's or recording's representations, no training or stored population
 (``paperlib.analysis`` applies it to the populations). One metric per module:
 
-- ``svcca``, ``cka``, ``procrustes``: one pair; ``pairwise``: a whole population, each
-  representation decomposed once (``basis.fit``).
+- ``cca.svcca``, ``alignment.cka``, ``shape.procrustes``: one pair; ``matrix.pairwise``: a whole
+  population, each representation decomposed once (``basis.fit``); ``held_out``: the same fitted on
+  some samples and scored on others; ``cka_bounded``: linear CKA of thousands within a stated error.
 - ``dsa``: Dynamical Similarity Analysis of trajectories (trials × time × units).
 - ``embedding.mds``: MDS of a distance matrix; ``clustering.cluster_test``: the claims'
   clustering test (nearest-neighbour accuracy and its permutation p-value).
@@ -12,8 +13,9 @@ The math floor: any network's or recording's representations, no training or sto
 Imports only ``paperlib._checks`` and itself.
 """
 
+from paperlib.similarity.alignment import cka
 from paperlib.similarity.basis import Fitted, fit
-from paperlib.similarity.cka import cka
+from paperlib.similarity.cca import canonical_correlations, svcca
 from paperlib.similarity.clustering import (
     ClusterTest,
     cluster_test,
@@ -22,15 +24,13 @@ from paperlib.similarity.clustering import (
     silhouette,
 )
 from paperlib.similarity.embedding import mds
-from paperlib.similarity.pairwise import METRICS, Metric, pairwise
-from paperlib.similarity.procrustes import procrustes
-from paperlib.similarity.svcca import canonical_correlations, svcca
+from paperlib.similarity.matrix import METRICS, pairwise
+from paperlib.similarity.shape import procrustes
 
 __all__ = [
     "METRICS",
     "ClusterTest",
     "Fitted",
-    "Metric",
     "canonical_correlations",
     "cka",
     "cluster_test",

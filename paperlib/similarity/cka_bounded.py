@@ -104,7 +104,7 @@ def _feature_numerators(fits, P, ranks, dtype, block: int, workers: int) -> np.n
     offsets = np.concatenate([[0], np.cumsum(ranks)])
     Zt = np.empty((offsets[-1], fits[0].U.shape[0]), dtype)
     for i, f in enumerate(fits):
-        Zt[offsets[i] : offsets[i + 1]] = _normalised(f, P[i], ranks[i]).T
+        Zt[offsets[i] : offsets[i + 1]] = _normalised(f, P[i], int(ranks[i])).T
     cuts = [0]  # chunks of whole networks, about ``block`` rows of Zt each
     for i in range(1, n):
         if offsets[i] - offsets[cuts[-1]] >= block:
@@ -237,7 +237,7 @@ def _kernel_bounds(fits, P, tolerance, n_basis, max_basis, dtype, workers, info,
     r = STEP * (step + 1)
     if not force and n * n / 2 * r * (r + 1) / 2 >= info["features_cost"]:
         return None
-    c = np.maximum(_kernel_numerators(C, r, dtype, workers), 0.0)
+    c = np.maximum(_kernel_numerators(C, int(r), dtype, workers), 0.0)
     ww = np.sqrt(np.outer(w2[:, step], w2[:, step]))  # w_x w_y
     q2 = np.outer(rho2[:, step], rho2[:, step])  # (ρ_x ρ_y)²
     lower = np.maximum(c - 2 * ww, np.maximum(np.sqrt(c) - np.sqrt(q2), 0.0) ** 2)

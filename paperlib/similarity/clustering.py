@@ -38,7 +38,7 @@ def nearest_neighbour_accuracy(D, labels) -> float:
     return float(np.mean(labels[np.argmin(D, axis=1)] == labels))
 
 
-def nearest_neighbour_chance(labels: Sequence) -> float:
+def nearest_neighbour_chance(labels: Sequence | np.ndarray) -> float:
     """Expected ``nearest_neighbour_accuracy`` when distances carry no information about labels."""
     _, counts = np.unique(np.asarray(labels), return_counts=True)
     n = counts.sum()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -84,7 +83,7 @@ class DSAOptions:
     starts: int = 8
     tol: float = 0.0
     seed: int = 0
-    score: Literal["angular", "euclidean"] = "angular"
+    score: str = "angular"
 
     def __post_init__(self):
         check_int("n_delays", self.n_delays)
@@ -274,7 +273,7 @@ def _compare(A: np.ndarray, B: np.ndarray, options: DSAOptions, pairs=None) -> n
     return np.asarray(_score(A, B, best, options.score), np.float64)
 
 
-def distance(A: Float[np.ndarray, "r r"], B: Float[np.ndarray, "r r"], options: DSAOptions = DSAOptions()) -> float:
+def distance(A: Float[np.ndarray, "r r"], B: Float[np.ndarray, "r2 r2"], options: DSAOptions = DSAOptions()) -> float:
     """The DSA distance between two fitted operators of the same rank (see ``DSAOptions``)."""
     A, B = np.asarray(A), np.asarray(B)
     if A.ndim != 2 or A.shape != B.shape or A.shape[0] != A.shape[1]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from jaxtyping import Float
 
@@ -20,9 +18,7 @@ def distances(D) -> np.ndarray:
     return D
 
 
-def mds(
-    D, n_components: int = 2, *, method: Literal["smacof", "classical"] = "smacof", seed: int = 0
-) -> Float[np.ndarray, "n k"]:
+def mds(D, n_components: int = 2, *, method: str = "smacof", seed: int = 0) -> Float[np.ndarray, "n k"]:
     """Embed a precomputed distance matrix with scikit-learn.
 
     **Arguments:**

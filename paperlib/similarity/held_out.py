@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Bool, Float
 
+from paperlib.similarity.alignment import cka
 from paperlib.similarity.basis import pair
-from paperlib.similarity.cka import cka
-from paperlib.similarity.svcca import check_truncation
+from paperlib.similarity.cca import check_truncation
 
 _RANK_TOL = 1e-10
 

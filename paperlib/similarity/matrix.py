@@ -12,21 +12,19 @@ import dataclasses
 import functools
 import os
 from collections.abc import Sequence
-from typing import Literal
 
 import jax
 import numpy as np
 from jaxtyping import Bool, Float
 from tqdm import tqdm
 
+from paperlib.similarity.alignment import cka, cka_block
 from paperlib.similarity.basis import Fitted, fit, matrix
-from paperlib.similarity.cka import cka, cka_block
+from paperlib.similarity.cca import check_truncation, svcca_block
 from paperlib.similarity.cka_bounded import pairwise_linear_cka
 from paperlib.similarity.held_out import pairwise_held_out
-from paperlib.similarity.procrustes import procrustes_block
-from paperlib.similarity.svcca import check_truncation, svcca_block
+from paperlib.similarity.shape import procrustes_block
 
-Metric = Literal["svcca", "cka", "procrustes"]
 METRICS = ("svcca", "cka", "procrustes")
 
 
@@ -71,8 +69,8 @@ def _buckets(fits: Sequence[Fitted], widths: Sequence[int], block: int, step: in
 
 
 def pairwise(
-    reps: Sequence[Float[np.ndarray, "samples features"]],
-    metric: Metric = "svcca",
+    reps: Sequence[Float[np.ndarray, "samples _features"]],
+    metric: str = "svcca",
     *,
     k: int | None = None,
     variance: float | None = 0.95,

@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 from paperlib._checks import check_choice, check_int, check_number
 
-Optimizer = Literal["sgd", "adam"]
-Matmul = Literal["float32", "tensorfloat32", "bfloat16"]
+# Choices are plain strings, checked at construction with a message naming the field and its options.
+OPTIMIZERS = ("sgd", "adam")
 
 # How each ``TrainConfig.matmul`` is asked of XLA: true float32 (``HIGHEST``: JAX's default
 # precision lets GPUs compute float32 products in TF32), or the named dot algorithm.
@@ -76,11 +75,11 @@ class TrainConfig:
     n_iterations: int = 20_000
     batch_size: int = 64
     steps_per_call: int = 20
-    optimizer: Optimizer = "sgd"
+    optimizer: str = "sgd"
     decay_steps: int | None = None
     divergence_loss: float = 1e4
     divergence_patience: int = 0
-    matmul: Matmul = "float32"
+    matmul: str = "float32"
     unroll: int = 1
     retries: int = 0
 
@@ -89,7 +88,7 @@ class TrainConfig:
             check_int(field, getattr(self, field))
         if self.decay_steps is not None:
             check_int("decay_steps", self.decay_steps)
-        check_choice("optimizer", self.optimizer, ("sgd", "adam"))
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_number("divergence_loss", self.divergence_loss, 0.0, low_open=True)
         check_int("divergence_patience", self.divergence_patience, low=0)
         check_int("retries", self.retries, low=0)
@@ -109,8 +108,8 @@ class StepSettings:
     """What one compiled training iteration depends on, besides the network and the task."""
 
     batch_size: int
-    optimizer: Optimizer
+    optimizer: str
     divergence_loss: float
     divergence_patience: int = 0
-    matmul: Matmul = "float32"
+    matmul: str = "float32"
     unroll: int = 1

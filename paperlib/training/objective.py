@@ -23,7 +23,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from paperlib.models.rnn import RNN, run_batch
 from paperlib.tasks import Task
-from paperlib.training.config import MATMUL_PRECISION, Hyperparameters, Optimizer, StepSettings
+from paperlib.training.config import MATMUL_PRECISION, Hyperparameters, StepSettings
 
 # Why a member was stopped, by the code ``member_step`` records (0: it was not).
 FAILURES = ("", "nan", "nonfinite-weights", "explosion")
@@ -73,7 +73,7 @@ def mse(model: RNN, inputs: Float[Array, "b t m"], targets: Float[Array, "b t o"
     return jnp.mean((outputs - targets) ** 2)
 
 
-def make_optimizer(hp: HyperArrays, optimizer: Optimizer) -> optax.GradientTransformation:
+def make_optimizer(hp: HyperArrays, optimizer: str) -> optax.GradientTransformation:
     """Clip by global norm, then SGD-momentum (or Adam) with an exponentially decaying rate."""
 
     def schedule(count):

@@ -179,11 +179,11 @@ def _train_together(units, hyperparameters, plan, stages, progress, checkpoints=
     for unit, hp in zip(units, hyperparameters):
         rows, blobs = [], []
         for seed, network in zip(unit.seeds, unit.network_ids):
-            failure = _failure(failures[j], validation[j])
+            failure = _failure(failures[j], float(validation[j]))
             rows.append(
                 dict(
                     network=network,
-                    **_row(unit, seed, hp, offset, validation[j], failure, diverged_at[j]),
+                    **_row(unit, seed, hp, offset, float(validation[j]), failure, int(diverged_at[j])),
                     optimizer=stages[-1].config.optimizer,
                     final_loss=float(result.final_loss[j]) if not failures[j] else math.nan,
                     retries=int(retries[j]),
@@ -232,8 +232,9 @@ def run_search_pack(
         for k in group:
             unit, rows = units[k], []
             for i, hp in enumerate(trials[k]):
-                failure = _failure(result.failures[j], validation[j])
-                row = _row(unit, unit.seeds[0], hp, config.n_iterations, validation[j], failure, result.diverged_at[j])
+                failure = _failure(result.failures[j], float(validation[j]))
+                loss, diverged_at = float(validation[j]), int(result.diverged_at[j])
+                row = _row(unit, unit.seeds[0], hp, config.n_iterations, loss, failure, diverged_at)
                 rows.append(dict(config=unit.name, trial=i, **row, train_seconds=result.seconds, population=len(seeds)))
                 j += 1
             out.append(rows)

@@ -23,7 +23,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array
 from tqdm import tqdm
 
 from paperlib._io import atomic_write
@@ -77,8 +77,8 @@ class PopulationResult:
 
 def init_population(
     task: Task, architecture: str, activation: str, n_units: int, seeds: Sequence[int]
-) -> tuple[RNN, PRNGKeyArray]:
-    """Stacked freshly initialised networks and per-member data keys, both derived from the seeds.
+) -> tuple[RNN, Array]:
+    """Stacked freshly initialised networks and per-member data keys (members × 2), both derived from the seeds.
 
     The same seed always gives the same initial weights and the same stream of training batches,
     whatever population the network is trained in.
@@ -102,7 +102,7 @@ def _chunk(
     vectorise: bool,
     states: MemberState,
     hps: HyperArrays,
-    keys: PRNGKeyArray,
+    keys: Array,  # one data key per member
     start,
 ):
     """``n_steps`` iterations of the members on one device, from iteration ``start``.
