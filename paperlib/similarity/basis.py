@@ -44,12 +44,18 @@ class Fitted:
 
     def n_components(self, k: int | None, variance: float | None) -> int:
         """How many leading components SVCCA keeps: ``k``, or enough to explain ``variance``."""
-        if k is not None:
-            return min(k, len(self.s))
-        if variance is None:
-            return len(self.s)
-        explained = np.cumsum(self.s**2) / np.sum(self.s**2)
-        return int(min(np.searchsorted(explained, variance - 1e-12) + 1, len(self.s)))
+        return n_components(self.s, k, variance)
+
+
+def n_components(s: np.ndarray, k: int | None, variance: float | None) -> int:
+    """Of components with singular values ``s`` (descending), how many SVCCA keeps: ``k``, or enough
+    to explain ``variance`` of the total (all of them when both are None)."""
+    if k is not None:
+        return min(k, len(s))
+    if variance is None:
+        return len(s)
+    explained = np.cumsum(s**2) / np.sum(s**2)
+    return int(min(np.searchsorted(explained, variance - 1e-12) + 1, len(s)))
 
 
 def fit(X) -> Fitted:

@@ -22,7 +22,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 
 from paperlib.similarity.alignment import cka
-from paperlib.similarity.basis import pair
+from paperlib.similarity.basis import n_components, pair
 from paperlib.similarity.cca import check_truncation
 
 _RANK_TOL = 1e-10
@@ -59,12 +59,8 @@ class Split:
         self.U, self.s, self.V = U[:, :rank], s[:rank], Vt[:rank].T
 
     def n_components(self, k: int | None, variance: float | None) -> int:
-        if k is not None:
-            return min(k, len(self.s))
-        if variance is None:
-            return len(self.s)
-        explained = np.cumsum(self.s**2) / np.sum(self.s**2)
-        return int(min(np.searchsorted(explained, variance - 1e-12) + 1, len(self.s)))
+        """How many of the fitting half's components SVCCA keeps (as ``basis.n_components``)."""
+        return n_components(self.s, k, variance)
 
 
 def _svcca(a: Split, b: Split, k: int | None, variance: float | None) -> float:
