@@ -481,7 +481,7 @@ def incomplete_tasks(data: str | Path, profile: str, tasks: Sequence[str] = TASK
     grid = get_profile(profile)
     out = {}
     for task in tasks:
-        expected = sum(len(u.seeds) for u in grid.work_units(task))
+        expected = grid.networks(task)
         stored = len(TaskStore(data, profile, task).rows())
         if 0 < stored < expected:  # none at all: ``population`` says to train it first
             out[task] = f"the {task} population is incomplete ({stored} of {expected} networks trained)"

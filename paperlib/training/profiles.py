@@ -152,9 +152,13 @@ class Profile:
             for l2 in self.l2s
         ]
 
+    def networks(self, task: str) -> int:
+        """How many networks the grid trains for ``task``."""
+        return sum(len(u.seeds) for u in self.work_units(task))
+
     @property
     def n_networks(self) -> int:
-        return sum(len(u.seeds) for task, _ in self.plans for u in self.work_units(task))
+        return sum(self.networks(task) for task, _ in self.plans)
 
 
 # Measured on this project's 2-core machines (shared/notes/training-measurements.md), written
