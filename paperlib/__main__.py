@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("folder", type=Path, help="the release folder, e.g. data/releases/paper64")
     release.add_argument("--profile", choices=profiles, default="paper64", help="population to pack (default: paper64)")
     release.add_argument("--data", type=Path, default=Path("data"), help="data directory (default: data)")
+    release.add_argument(
+        "--no-analyses", action="store_true", help="pack the networks only, not the analyses cached for them"
+    )
 
     verify = commands.add_parser(
         "verify",
@@ -118,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--sample", type=int, default=0, metavar="K", help="also retrain K members drawn at random")
     verify.add_argument("--seed", type=int, default=0, help="seed of the random draw (default: 0)")
     verify.add_argument("--no-fixed-points", action="store_true", help="compare the weights only")
+    verify.add_argument(
+        "--analyses",
+        action="store_true",
+        help="also recompute every analysis shipped with the release from its networks and compare (long)",
+    )
     verify.add_argument("--json", action="store_true", help="print the checks as JSON")
 
     from paperlib.publishing.book import NOTEBOOKS
@@ -237,30 +245,45 @@ def _train(args) -> int:
 
 
 def _verify(args) -> int:
-    from paperlib.publishing.verify import as_json, report, verify_release
+    from paperlib.publishing.verify import analyses_report, as_json, report, verify_analyses, verify_release
 
     checks = verify_release(
         args.folder, args.network, args.sample, args.seed, fixed_points=not args.no_fixed_points, progress=True
     )
-    print(as_json(checks) if args.json else report(checks))
-    return 0 if all(c.agrees for c in checks) else 1
+    shipped = verify_analyses(args.folder) if args.analyses else []
+    if args.json:
+        print(as_json(checks, shipped))
+    else:
+        print(report(checks) + ("\n" + analyses_report(shipped) if args.analyses else ""))
+    return 0 if all(c.agrees for c in checks) and all(a.identical for a in shipped) else 1
 
 
 def _release(args) -> int:
-    from paperlib.training.release import pack_release, unpack_release
+    from paperlib.analysis.cache import recording
+    from paperlib.analysis.shipped import pack_analyses, unpack_analyses
+    from paperlib.paper.claims import book_analyses
+    from paperlib.training.release import pack_release, read_release, unpack_release
 
     if args.action == "pack":
         meta = pack_release(args.data, args.profile, args.folder)
-        size = sum((args.folder / name).stat().st_size for name in meta["files"])
         counts = ", ".join(f"{t} {c['networks']} ({c['diverged']} diverged)" for t, c in meta["tasks"].items())
+        if not args.no_analyses:
+            with recording() as read:  # every analysis the book reads, computed where missing
+                book_analyses(args.data, args.profile)
+            shipped = pack_analyses(args.data, args.profile, args.folder, read)
+            counts += "; analyses: " + ", ".join(f"{t} {n}" for t, n in shipped.items())
+        meta = read_release(args.folder)
+        size = sum((args.folder / name).stat().st_size for name in meta["files"])
         print(f"released {counts} into {args.folder}: {len(meta['files'])} files, {size / 2**20:.1f} MiB")
     else:
         written = unpack_release(args.folder, args.data)
-        print(", ".join(f"{t}: {n} networks written" for t, n in written.items()))
+        analyses = unpack_analyses(args.folder, args.data)
+        print(", ".join(f"{t}: {n} networks, {analyses[t]} analyses written" for t, n in written.items()))
     return 0
 
 
 def _book(args) -> int:
+    from paperlib.analysis.shipped import unpack_analyses
     from paperlib.publishing.book import BOOK_DIR, book_folder, build_book, build_site
     from paperlib.training.release import unpack_release
     from paperlib.training.sweep import train
@@ -272,7 +295,13 @@ def _book(args) -> int:
         release = args.release or Path("data") / "releases" / args.profile
         if args.release is not None or release.is_dir():
             written = unpack_release(release, args.data)
-            print(f"{release}: " + ", ".join(f"{task} {n} networks unpacked" for task, n in written.items()))
+            analyses = unpack_analyses(release, args.data)
+            print(
+                f"{release}: "
+                + ", ".join(
+                    f"{task} {n} networks and {analyses[task]} analyses unpacked" for task, n in written.items()
+                )
+            )
         for profile in (args.profile, *args.beside):
             train(TASK_NAMES, profile, str(args.data))  # reuses every network already stored
         index = build_book(args.profile, args.data, args.book or BOOK_DIR, jobs=args.jobs, beside=tuple(args.beside))

@@ -7,9 +7,12 @@ a retrained network or a changed parameter gives a new key.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +31,34 @@ def cache_path(pop: Population, name: str, **params) -> Path:
     return pop.store.path / "analysis" / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.npz"
 
 
+_READ: contextvars.ContextVar[set[Path] | None] = contextvars.ContextVar("read", default=None)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[Path]]:
+    """Collect the paths of every cached result read or computed inside the block (e.g. to ship
+    exactly the analyses a book reads: ``paperlib.analysis.shipped``)."""
+    paths: set[Path] = set()
+    token = _READ.set(paths)
+    try:
+        yield paths
+    finally:
+        _READ.reset(token)
+
+
+def record(path: Path) -> None:
+    """Note ``path`` as read, inside ``recording()``."""
+    paths = _READ.get()
+    if paths is not None:
+        paths.add(Path(path))
+
+
 def cached(path: Path, compute) -> dict[str, np.ndarray]:
     """The arrays stored at ``path``, or ``compute()``'s (a dict of arrays), stored there first.
 
     One process computes a missing result while any other that needs it waits, then loads it.
     """
+    record(path)
     if not path.exists():
         with computing(path):
             if not path.exists():

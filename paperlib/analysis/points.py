@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from paperlib._io import computing
-from paperlib.analysis.cache import cache_path, cached
+from paperlib.analysis.cache import cache_path, cached, record
 from paperlib.analysis.states import network_states, state_scales
 from paperlib.dynamics.fixed_points import (
     FixedPointOptions,
@@ -43,6 +43,7 @@ def _points_by_condition(
 ) -> list[list[FixedPoints]]:
     """For every network and condition, the ``FixedPoints`` file under ``folder``, or
     ``search(model, r, c, states)`` on the network's probe states of that condition, saved there."""
+    record(folder)
     static, probe = pop.task.static_inputs(), pop.task.probe_inputs()
     paths = [[folder / f"{name}-c{c}.npz" for c in conditions] for name in pop.names]
     if all(path.exists() for row in paths for path in row):

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, Float, Inexact, PyTree
 
 from paperlib._io import atomic_write
 
@@ -318,6 +318,16 @@ def _solve_population(models, x_star, h0s, options):
 @eqx.filter_jit
 def _jacobians(step: Step, x_star, states):
     return jax.vmap(jax.jacfwd(step), in_axes=(0, None))(states, x_star)
+
+
+def relinearise(
+    step: Step, x_star: Float[ArrayLike, " m"], states: Float[np.ndarray, "k state"]
+) -> tuple[Float[np.ndarray, "k state state"], Inexact[np.ndarray, "k state"]]:
+    """The Jacobians and eigenvalues that ``find_fixed_points`` stores at its points ``states``,
+    computed again as it computes them (in float64): the same arrays, from the points alone."""
+    with jax.enable_x64(True):
+        jacobians = np.asarray(_jacobians(cast(step, np.float64), jnp.asarray(x_star, np.float64), jnp.asarray(states)))
+    return jacobians, decompose(jacobians)[0]
 
 
 def decompose(jacobians: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import mannwhitneyu
+from tqdm import tqdm
 
 from paperlib.analysis.cdi import CdiLines, cdi_lines
 from paperlib.analysis.distances import (
@@ -461,9 +462,30 @@ def d1(pops: dict[str, Population]) -> Claim:
     )
 
 
-def beyond_the_paper(data: str | Path, profile: str) -> list[Claim]:
+def beyond_the_paper(data: str | Path, profile: str, tasks: Sequence[str] = TASK_NAMES) -> list[Claim]:
     """Claims the paper did not make, measured with its populations: D1 (DSA). Cached like C1-C8."""
-    return [d1({t: population(data, profile, t) for t in TASK_NAMES})]
+    return [d1({t: population(data, profile, t) for t in tasks})]
+
+
+def book_analyses(data: str | Path, profile: str, tasks: Sequence[str] = TASK_NAMES, progress: bool = True) -> None:
+    """Compute (or load) every cached analysis the book's pages read for ``profile`` (of the
+    populations of ``tasks``): those of C1-C8 and D1, and the geometries Appendix E shows beside
+    them. ``python -m paperlib verify --analyses`` recomputes a release's shipped analyses with it."""
+    steps = [
+        ("claims C1-C8", lambda: measure_claims(data, profile, tasks)),
+        ("D1 (DSA)", lambda: beyond_the_paper(data, profile, tasks)),
+        *(
+            (
+                f"{task} Procrustes",
+                lambda task=task: [
+                    geometry(population(data, profile, task), "procrustes", held_out=h) for h in (False, True)
+                ],
+            )
+            for task in tasks
+        ),
+    ]
+    for _, step in tqdm(steps, desc="book analyses", disable=not progress):
+        step()
 
 
 def _unmeasured(claim: Claim, missing: dict[str, str]) -> Claim:

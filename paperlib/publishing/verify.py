@@ -214,6 +214,109 @@ def verify_release(
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class AnalysisCheck:
+    """One analysis shipped with a release against the same analysis recomputed from its networks.
+
+    ``name``: the result file (or fixed-points folder) under ``<task>/analysis/``; ``identical``:
+    every array equal (NaN equal to NaN), the Jacobians and eigenvalues of fixed points by their
+    digests; False also where the book's analyses did not compute it again (``detail`` says so).
+    """
+
+    task: str
+    name: str
+    identical: bool
+    detail: str = ""
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _compare_folder(shards: list[Path], folder: Path) -> tuple[bool, str]:
+    """A shipped fixed-points folder (its shards) against the recomputed ``folder``."""
+    from paperlib.analysis.shipped import SEPARATOR, digest
+
+    shipped: dict[str, dict[str, np.ndarray]] = {}
+    for shard in shards:
+        for key, value in _arrays(shard).items():
+            stem, name = key.split(SEPARATOR)
+            shipped.setdefault(stem, {})[name] = value
+    for stem, entry in sorted(shipped.items()):
+        path = folder / f"{stem}.npz"
+        if not path.is_file():
+            return False, f"{stem} was not recomputed"
+        ours = _arrays(path)
+        for name, value in entry.items():
+            if name == "order":
+                continue
+            if name.endswith(".sha256"):
+                base = name.removesuffix(".sha256")
+                if base not in ours or str(digest(ours[base])) != str(value):
+                    return False, f"{stem}: {base} differ"
+            elif name not in ours or not _same(ours[name], value):
+                return False, f"{stem}: {name} differ"
+    return True, f"{len(shipped)} files"
+
+
+def verify_analyses(
+    release: Path | str, tasks: Sequence[str] | None = None, progress: bool = True
+) -> list[AnalysisCheck]:
+    """Recompute the analyses shipped with ``release`` for its populations of ``tasks`` (default:
+    every task it holds) from its networks, in a scratch data directory, as the book computes them
+    (``paperlib.paper.claims.book_analyses``), and compare each."""
+    from paperlib.analysis.shipped import ANALYSIS, SHARD
+    from paperlib.paper.claims import book_analyses
+    from paperlib.training.release import unpack_release
+
+    release = Path(release)
+    meta = read_release(release)
+    tasks = tuple(meta["tasks"]) if tasks is None else tuple(tasks)
+    unknown = sorted(set(tasks) - set(meta["tasks"]))
+    if unknown or not tasks:
+        raise StoreError(f"tasks must be some of the release's {tuple(meta['tasks'])}, got {tasks}")
+    shipped = sorted(n for n in meta["files"] if f"/{ANALYSIS}/" in n and n.split("/")[0] in tasks)
+    if not shipped:
+        return []
+    out = []
+    with tempfile.TemporaryDirectory() as scratch:
+        unpack_release(release, scratch)
+        book_analyses(scratch, meta["profile"], tasks, progress=progress)
+        folders: dict[tuple[str, str], list[Path]] = {}
+        for name in shipped:
+            task, _, base = name.split("/")
+            shard = SHARD.match(base)
+            if shard:
+                folders.setdefault((task, shard["folder"]), []).append(release / name)
+                continue
+            ours = Path(scratch) / meta["profile"] / task / ANALYSIS / base
+            if not ours.is_file():
+                out.append(AnalysisCheck(task, base, False, "not recomputed by the book's analyses"))
+                continue
+            a, b = _arrays(release / name), _arrays(ours)
+            same = a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+            out.append(AnalysisCheck(task, base, same, f"{len(a)} arrays"))
+        for (task, folder), shards in sorted(folders.items()):
+            same, detail = _compare_folder(shards, Path(scratch) / meta["profile"] / task / ANALYSIS / folder)
+            out.append(AnalysisCheck(task, folder, same, detail))
+    return out
+
+
+def analyses_report(checks: Sequence[AnalysisCheck]) -> str:
+    """A plain-text table of ``verify_analyses``'s checks and a summary line."""
+    lines = [f"{c.task + '/' + c.name:60} {'identical' if c.identical else 'DIFFER':9} {c.detail}" for c in checks]
+    same = sum(c.identical for c in checks)
+    lines.append(f"{same} of {len(checks)} shipped analyses are identical to their recomputation")
+    return "\n".join(lines)
+
+
 def report(checks: Sequence[MemberCheck]) -> str:
     """A plain-text table of ``verify_release``'s checks, one line per member, and a summary line."""
     lines = [
@@ -230,5 +333,8 @@ def report(checks: Sequence[MemberCheck]) -> str:
     return "\n".join(lines)
 
 
-def as_json(checks: Sequence[MemberCheck]) -> str:
-    return json.dumps([dict(dataclasses.asdict(c), agrees=c.agrees) for c in checks], indent=1)
+def as_json(checks: Sequence[MemberCheck], analyses: Sequence[AnalysisCheck] = ()) -> str:
+    members = [dict(dataclasses.asdict(c), agrees=c.agrees) for c in checks]
+    if not analyses:
+        return json.dumps(members, indent=1)
+    return json.dumps({"members": members, "analyses": [dataclasses.asdict(a) for a in analyses]}, indent=1)

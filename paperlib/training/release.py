@@ -108,6 +108,23 @@ def pack_release(data: Path | str, profile: str, out: Path | str) -> dict:
     return meta
 
 
+def add_to_release(release: Path | str, files: dict[str, bytes], prefix: tuple[str, ...] = ()) -> dict:
+    """Write ``files`` (name: bytes) into the release folder and list them, with their SHA-256, in its
+    ``release.json``, whose listed names starting with ``prefix`` are dropped first (what they replace).
+    A file over ``MAX_FILE_BYTES`` raises before anything is written. Returns the new ``release.json``."""
+    release = Path(release)
+    meta = read_release(release)
+    too_big = {n: len(b) for n, b in files.items() if len(b) > MAX_FILE_BYTES}
+    if too_big:
+        raise StoreError(f"release files over {MAX_FILE_BYTES} bytes: {too_big}")
+    kept = {n: d for n, d in meta["files"].items() if not (prefix and n.startswith(prefix))}
+    meta["files"] = dict(sorted((kept | {name: sha256(blob) for name, blob in files.items()}).items()))
+    for name, blob in files.items():
+        atomic_write(release / name, blob)
+    atomic_write(release / RELEASE, (json.dumps(meta, indent=1) + "\n").encode())
+    return meta
+
+
 def read_release(release: Path | str) -> dict:
     """``release.json`` of a release folder, every file it lists checked against its SHA-256."""
     release = Path(release)
