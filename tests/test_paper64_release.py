@@ -39,3 +39,19 @@ def test_a_member_retrains_for_all_20000_iterations_into_the_released_network(ta
     # evaluated alone rather than beside its population: the same up to float32 rounding
     assert check.validation_loss == pytest.approx(check.released_validation_loss, rel=1e-5)
     assert check.fixed_points == check.released_fixed_points and check.fixed_point_distance == 0.0
+
+
+def test_the_shipped_analyses_unpack_with_their_jacobians_recomputed_bit_for_bit(root, tmp_path):
+    import warnings
+
+    from paperlib.analysis.shipped import unpack_analyses
+    from paperlib.training.release import unpack_release
+
+    meta = read_release(root / PAPER64)
+    shipped = [n for n in meta["files"] if "/analysis/" in n]
+    assert {n.split("/")[0] for n in shipped} == set(meta["tasks"])  # every task's analyses are shipped
+    unpack_release(root / PAPER64, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a Jacobian that differs from its shipped digest warns
+        written = unpack_analyses(root / PAPER64, tmp_path)
+    assert all(written[t] > 0 for t in meta["tasks"])

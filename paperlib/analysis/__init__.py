@@ -11,6 +11,7 @@ training floors only.
 - ``points``: fixed and slow points per network and condition; flip-flop transition graphs.
 - ``geometry``: distance matrices (SVCCA, CKA, Procrustes, DSA) and the label clustering tests.
 - ``flipflop``, ``sine``, ``cdi``, ``untrained``: the analyses of Figs. 1–4, one module each.
+- ``shipped``: the cached analyses a release carries, packed and restored.
 """
 
 from paperlib.analysis.cache import ANALYSIS_VERSION, cache_path, cached
