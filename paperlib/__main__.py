@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--scheduler-timeout must be a positive number of seconds, got {args.scheduler_timeout}")
     if args.command == "book" and args.profile in args.beside:
         parser.error(f"--beside {args.profile} is the book's own --profile")
-    if args.command == "verify" and (args.sample < 0 or (args.sample == 0 and not args.network)):
-        parser.error("verify needs --sample K (K ≥ 1) or at least one --network")
+    if args.command == "verify" and (args.sample < 0 or (args.sample == 0 and not args.network and not args.analyses)):
+        parser.error("verify needs --sample K (K ≥ 1), at least one --network, or --analyses")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
     from paperlib.publishing.book import NotebookError
     from paperlib.training.store import StoreError
@@ -247,14 +247,21 @@ def _train(args) -> int:
 def _verify(args) -> int:
     from paperlib.publishing.verify import analyses_report, as_json, report, verify_analyses, verify_release
 
-    checks = verify_release(
-        args.folder, args.network, args.sample, args.seed, fixed_points=not args.no_fixed_points, progress=True
+    checks = (
+        verify_release(
+            args.folder, args.network, args.sample, args.seed, fixed_points=not args.no_fixed_points, progress=True
+        )
+        if args.sample or args.network
+        else []
     )
     shipped = verify_analyses(args.folder) if args.analyses else []
+    if args.analyses and not shipped:
+        print(f"{args.folder} ships no analyses to verify", file=sys.stderr)
+        return 1
     if args.json:
         print(as_json(checks, shipped))
     else:
-        print(report(checks) + ("\n" + analyses_report(shipped) if args.analyses else ""))
+        print("\n".join(([report(checks)] if checks else []) + ([analyses_report(shipped)] if shipped else [])))
     return 0 if all(c.agrees for c in checks) and all(a.identical for a in shipped) else 1
 
 
@@ -268,8 +275,9 @@ def _release(args) -> int:
         meta = pack_release(args.data, args.profile, args.folder)
         counts = ", ".join(f"{t} {c['networks']} ({c['diverged']} diverged)" for t, c in meta["tasks"].items())
         if not args.no_analyses:
+            tasks = [t for t, c in meta["tasks"].items() if c["networks"]]
             with recording() as read:  # every analysis the book reads, computed where missing
-                book_analyses(args.data, args.profile)
+                book_analyses(args.data, args.profile, tasks)
             shipped = pack_analyses(args.data, args.profile, args.folder, read)
             counts += "; analyses: " + ", ".join(f"{t} {n}" for t, n in shipped.items())
         meta = read_release(args.folder)

@@ -100,3 +100,5 @@ def test_the_command_line_names_a_missing_choice_and_an_unknown_member(cli, tiny
     assert done.returncode == 2 and "--sample K" in done.stderr
     done = cli("verify", tiny_release, "--network", "sine/none")
     assert done.returncode == 1 and "no network 'sine/none'" in done.stderr
+    done = cli("verify", tiny_release, "--analyses")  # packed without analyses: nothing to compare is a failure
+    assert done.returncode == 1 and "ships no analyses to verify" in done.stderr

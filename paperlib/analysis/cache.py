@@ -50,7 +50,7 @@ def record(path: Path) -> None:
     """Note ``path`` as read, inside ``recording()``."""
     paths = _READ.get()
     if paths is not None:
-        paths.add(Path(path))
+        paths.add(Path(path).resolve())
 
 
 def cached(path: Path, compute) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""A population's cached analyses shipped inside its release, so a book of it needs no recomputation.
+"""A population's cached analyses shipped inside its release, so a book of it recomputes only what is quick.
 
 ``pack_analyses(data, profile, release, paths)`` adds to a release folder (``paperlib.training.release``)
 the analyses a book of it reads, cached under ``data/<profile>/<task>/analysis/``, except those that
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import shutil
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,7 +33,7 @@ ANALYSIS = "analysis"
 #: cached results left out of a release: the probe states (tens of MB, seconds to recompute) and the
 #: CDI line points (tens of MB, about a minute)
 RECOMPUTED = ("probe_states", "line_points")
-SHARD_BYTES = 4 * 2**20  # uncompressed bytes per shard of a fixed-points folder (each file stays under 5 MB)
+SHARD_BYTES = 4 * 2**20  # uncompressed bytes per shard of a fixed-points folder (a shard holds at least one file)
 DERIVED = ("jacobians", "eigenvalues")  # recomputed on unpacking, shipped as SHA-256 digests
 SEPARATOR = "::"  # shard keys: "<file stem>::<array name>"
 SHARD = re.compile(r"^(?P<folder>.+)\.(?P<index>\d+)\.npz$")
@@ -89,12 +88,14 @@ def pack_analyses(data: Path | str, profile: str, release: Path | str, paths: It
     files: dict[str, bytes] = {}
     counts = {}
     for task in meta["tasks"]:
-        shutil.rmtree(release / task / ANALYSIS, ignore_errors=True)
         folder = data / profile / task / ANALYSIS
         counts[task] = 0
         for path in sorted(p for p in chosen if p.parent == folder.resolve() and _kind(p.name) not in RECOMPUTED):
             if path.is_file() and path.suffix == ".npz":
-                files[f"{task}/{ANALYSIS}/{path.name}"] = path.read_bytes()
+                with np.load(path, allow_pickle=False) as stored:
+                    buffer = io.BytesIO()
+                    np.savez_compressed(buffer, **{k: stored[k] for k in stored.files})
+                files[f"{task}/{ANALYSIS}/{path.name}"] = buffer.getvalue()
                 counts[task] += 1
             elif path.is_dir():
                 for i, blob in enumerate(_shards(path)):
@@ -102,7 +103,11 @@ def pack_analyses(data: Path | str, profile: str, release: Path | str, paths: It
                 counts[task] += len(list(path.glob("*.npz")))
             else:
                 raise StoreError(f"{path} is not a cached analysis (a .npz file or a folder of fixed points)")
-    add_to_release(release, files, prefix=tuple(f"{task}/{ANALYSIS}/" for task in meta["tasks"]))
+    meta = add_to_release(release, files, prefix=tuple(f"{task}/{ANALYSIS}/" for task in meta["tasks"]))
+    for task in meta["tasks"]:  # what an earlier packing shipped and this one does not
+        for path in (release / task / ANALYSIS).glob("*"):
+            if f"{task}/{ANALYSIS}/{path.name}" not in meta["files"]:
+                path.unlink()
     return counts
 
 
@@ -113,13 +118,15 @@ def _restore_folder(shards: list[Path], folder: Path, models: dict) -> int:
     for shard in shards:
         with np.load(shard, allow_pickle=False) as data:
             for key in data.files:
-                stem, name = key.split(SEPARATOR)
+                stem, _, name = key.rpartition(SEPARATOR)
                 entries.setdefault(stem, {})[name] = data[key]
     written = {}
     for stem, entry in entries.items():
         path = folder / f"{stem}.npz"
         if path.exists():
             continue
+        if not {"order", "states", "x_star"} <= entry.keys():
+            raise StoreError(f"shipped fixed points {folder.name}/{stem} are incomplete: {sorted(entry)}")
         order = [str(k) for k in entry.pop("order")]
         if "jacobians.sha256" in entry:
             network = stem.rsplit("-c", 1)[0]

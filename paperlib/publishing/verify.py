@@ -247,7 +247,7 @@ def _compare_folder(shards: list[Path], folder: Path) -> tuple[bool, str]:
     shipped: dict[str, dict[str, np.ndarray]] = {}
     for shard in shards:
         for key, value in _arrays(shard).items():
-            stem, name = key.split(SEPARATOR)
+            stem, _, name = key.rpartition(SEPARATOR)
             shipped.setdefault(stem, {})[name] = value
     for stem, entry in sorted(shipped.items()):
         path = folder / f"{stem}.npz"
@@ -283,6 +283,7 @@ def verify_analyses(
     if unknown or not tasks:
         raise StoreError(f"tasks must be some of the release's {tuple(meta['tasks'])}, got {tasks}")
     shipped = sorted(n for n in meta["files"] if f"/{ANALYSIS}/" in n and n.split("/")[0] in tasks)
+    tasks = tuple(t for t in tasks if meta["tasks"][t]["networks"])
     if not shipped:
         return []
     out = []
@@ -334,7 +335,6 @@ def report(checks: Sequence[MemberCheck]) -> str:
 
 
 def as_json(checks: Sequence[MemberCheck], analyses: Sequence[AnalysisCheck] = ()) -> str:
+    """``{"members": [...], "analyses": [...]}``: each check as a JSON object."""
     members = [dict(dataclasses.asdict(c), agrees=c.agrees) for c in checks]
-    if not analyses:
-        return json.dumps(members, indent=1)
     return json.dumps({"members": members, "analyses": [dataclasses.asdict(a) for a in analyses]}, indent=1)
