@@ -34,6 +34,7 @@ ANALYSIS = "analysis"
 #: CDI line points (tens of MB, about a minute)
 RECOMPUTED = ("probe_states", "line_points")
 SHARD_BYTES = 4 * 2**20  # uncompressed bytes per shard of a fixed-points folder (a shard holds at least one file)
+ARRAY_OVERHEAD = 512  # bytes an array adds to an .npz besides its data (zip and .npy headers, its name)
 DERIVED = ("jacobians", "eigenvalues")  # recomputed on unpacking, shipped as SHA-256 digests
 SEPARATOR = "::"  # shard keys: "<file stem>::<array name>"
 SHARD = re.compile(r"^(?P<folder>.+)\.(?P<index>\d+)\.npz$")
@@ -61,7 +62,7 @@ def _shards(folder: Path) -> list[bytes]:
                 entry[f"{name}.sha256"] = digest(value)
             else:
                 entry[name] = value
-        nbytes = sum(v.nbytes for v in entry.values())
+        nbytes = sum(v.nbytes + ARRAY_OVERHEAD for v in entry.values())
         if arrays and size + nbytes > SHARD_BYTES:
             shards.append(arrays)
             arrays, size = {}, 0
