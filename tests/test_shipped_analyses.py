@@ -21,10 +21,19 @@ def _arrays(path):
         return {k: data[k] for k in data.files}
 
 
-def _reseal(release, name):
-    meta = json.loads((release / RELEASE).read_text())
-    meta["files"][name] = sha256((release / name).read_bytes())
-    (release / RELEASE).write_text(json.dumps(meta))
+def _changed_copy(release, folder, prefix, change):
+    """A copy of ``release`` in ``folder`` whose first file starting with ``prefix`` has its arrays
+    changed by ``change(arrays)``, resealed in ``release.json``; the copy, its listing and that name."""
+    copy = folder / "release"
+    shutil.copytree(release, copy)
+    meta = json.loads((copy / RELEASE).read_text())
+    name = next(n for n in meta["files"] if n.startswith(prefix))
+    arrays = _arrays(copy / name)
+    change(arrays)
+    np.savez_compressed(copy / name, **arrays)
+    meta["files"][name] = sha256((copy / name).read_bytes())
+    (copy / RELEASE).write_text(json.dumps(meta))
+    return copy, meta, name
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +83,12 @@ def test_analyses_unpack_into_the_arrays_that_were_cached(shipped, tiny_data, tm
 
 def test_points_that_do_not_linearise_as_shipped_are_not_restored(shipped, tmp_path):
     release, _, _ = shipped
-    copy = tmp_path / "release"
-    shutil.copytree(release, copy)
-    meta = json.loads((copy / RELEASE).read_text())
-    name = next(n for n in meta["files"] if n.startswith("flipflop/analysis/fixed_points-"))
-    arrays = _arrays(copy / name)
-    key = next(k for k in arrays if k.endswith(f"{SEPARATOR}states") and arrays[k].size)
-    arrays[key] = arrays[key] + 1e-3  # points the Jacobians were not taken at
-    np.savez_compressed(copy / name, **arrays)
-    _reseal(copy, name)
+
+    def move(arrays):
+        key = next(k for k in arrays if k.endswith(f"{SEPARATOR}states") and arrays[k].size)
+        arrays[key] = arrays[key] + 1e-3  # points the Jacobians were not taken at
+
+    copy, _, name = _changed_copy(release, tmp_path, "flipflop/analysis/fixed_points-", move)
     data = tmp_path / "data"
     unpack_release(copy, data)
     with pytest.warns(UserWarning, match="differ from those the release was made with"):
@@ -93,15 +99,12 @@ def test_points_that_do_not_linearise_as_shipped_are_not_restored(shipped, tmp_p
 
 def test_verify_recomputes_every_shipped_analysis_and_names_a_changed_one(shipped, tmp_path):
     release, _, _ = shipped
-    copy = tmp_path / "release"
-    shutil.copytree(release, copy)
-    meta = json.loads((copy / RELEASE).read_text())
-    name = next(n for n in meta["files"] if n.startswith("cdi/analysis/distances_svcca-"))
-    arrays = _arrays(copy / name)
-    arrays["D"] = arrays["D"].copy()
-    arrays["D"][0, 1] += 1e-6
-    np.savez(copy / name, **arrays)
-    _reseal(copy, name)
+
+    def nudge(arrays):
+        arrays["D"] = arrays["D"].copy()
+        arrays["D"][0, 1] += 1e-6
+
+    copy, meta, name = _changed_copy(release, tmp_path, "cdi/analysis/distances_svcca-", nudge)
     checks = verify_analyses(copy, ["cdi"], progress=False)  # one task: the others are computed alike
     shipped_names = {n.split(".")[0] for n in meta["files"] if n.startswith("cdi/analysis/")}  # a folder's shards: one
     assert sorted(f"{c.task}/analysis/{c.name.split('.')[0]}" for c in checks) == sorted(shipped_names)
