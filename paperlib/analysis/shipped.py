@@ -112,15 +112,21 @@ def pack_analyses(data: Path | str, profile: str, release: Path | str, paths: It
     return counts
 
 
-def _restore_folder(shards: list[Path], folder: Path, models: dict) -> int:
-    """Write the files of one shipped fixed-points folder into ``folder`` (those missing), their
-    Jacobians and eigenvalues recomputed and checked against the shipped digests; how many written."""
+def read_shards(shards: Iterable[Path]) -> dict[str, dict[str, np.ndarray]]:
+    """The shards of one shipped fixed-points folder, by file stem: each file's shipped arrays."""
     entries: dict[str, dict[str, np.ndarray]] = {}
     for shard in shards:
         with np.load(shard, allow_pickle=False) as data:
             for key in data.files:
                 stem, _, name = key.rpartition(SEPARATOR)
                 entries.setdefault(stem, {})[name] = data[key]
+    return entries
+
+
+def _restore_folder(shards: list[Path], folder: Path, models: dict) -> int:
+    """Write the files of one shipped fixed-points folder into ``folder`` (those missing), their
+    Jacobians and eigenvalues recomputed and checked against the shipped digests; how many written."""
+    entries = read_shards(shards)
     written = {}
     for stem, entry in entries.items():
         path = folder / f"{stem}.npz"

@@ -484,7 +484,9 @@ def book_analyses(data: str | Path, profile: str, tasks: Sequence[str] = TASK_NA
             for task in tasks
         ),
     ]
-    for _, step in tqdm(steps, desc="book analyses", disable=not progress):
+    bar = tqdm(steps, desc="book analyses", disable=not progress)
+    for label, step in bar:
+        bar.set_postfix_str(label)
         step()
 
 

@@ -242,13 +242,9 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
 
 def _compare_folder(shards: list[Path], folder: Path) -> tuple[bool, str]:
     """A shipped fixed-points folder (its shards) against the recomputed ``folder``."""
-    from paperlib.analysis.shipped import SEPARATOR, digest
+    from paperlib.analysis.shipped import digest, read_shards
 
-    shipped: dict[str, dict[str, np.ndarray]] = {}
-    for shard in shards:
-        for key, value in _arrays(shard).items():
-            stem, _, name = key.rpartition(SEPARATOR)
-            shipped.setdefault(stem, {})[name] = value
+    shipped = read_shards(shards)
     for stem, entry in sorted(shipped.items()):
         path = folder / f"{stem}.npz"
         if not path.is_file():
