@@ -2,7 +2,8 @@
 # Both create .venv and install the pinned set (requirements.lock) on first use.
 # `make book` builds the book from the paper-length population released in data/releases/paper64, with
 # the small profile (trained here) beside it on the claims page; `make book PROFILE=small` trains and
-# shows the small one alone. `make book DEVICE=cuda` installs JAX's CUDA 12 build from requirements-cuda.lock.
+# shows the small one alone; `make book RETRAIN=1` trains paper64 from scratch instead of unpacking its release.
+# `make book DEVICE=cuda` installs JAX's CUDA 12 build from requirements-cuda.lock.
 PYTHON ?= python3
 PROFILE ?= paper64
 BESIDE ?= $(if $(filter paper64,$(PROFILE)),small,)
@@ -31,7 +32,7 @@ AS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 .PHONY: book test lab lint env lock bench clean browser
 
 book: $(STAMP)
-	$(BIN)/python -m paperlib book --profile $(PROFILE) $(foreach p,$(BESIDE),--beside $(p))
+	$(BIN)/python -m paperlib book --profile $(PROFILE) $(foreach p,$(BESIDE),--beside $(p)) $(if $(RETRAIN),--no-release)
 
 # Lint first (seconds), then the whole suite.
 test: $(STAMP) $(ACTIONLINT) browser

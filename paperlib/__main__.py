@@ -3,7 +3,7 @@
     python -m paperlib train --task all --profile small [--data data] [--dask local | --scheduler ADDR] [--repair]
                              [--max-members N]
     python -m paperlib claims --profile small [--json]
-    python -m paperlib book --profile paper64 [--beside small] [--release FOLDER] [--no-execute]
+    python -m paperlib book --profile paper64 [--beside small] [--release FOLDER | --no-release] [--no-execute]
     python -m paperlib run fig3_cdi --profile small
 
 Exit codes: 0 done; 1 the work failed (a damaged file, a failing notebook, a held lock, a full
@@ -79,12 +79,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PROFILE",
         help="a profile whose claims stand beside the book's on the claims page, trained if missing (repeatable)",
     )
-    book.add_argument(
+    released = book.add_mutually_exclusive_group()
+    released.add_argument(
         "--release",
         type=Path,
         default=None,
         metavar="FOLDER",
         help="a release of --profile to unpack before training what it lacks (default: data/releases/PROFILE)",
+    )
+    released.add_argument(
+        "--no-release",
+        action="store_true",
+        help="unpack no release: train --profile from scratch (what is already in --data is reused)",
     )
     book.add_argument(
         "--no-execute",
@@ -290,6 +296,17 @@ def _release(args) -> int:
     return 0
 
 
+def release_to_unpack(profile: str, release: Path | None, no_release: bool) -> Path | None:
+    """The release ``book`` unpacks first: the one named, else ``data/releases/PROFILE`` where it exists,
+    and none with ``--no-release``."""
+    if no_release:
+        return None
+    if release is not None:
+        return release
+    default = Path("data") / "releases" / profile
+    return default if default.is_dir() else None
+
+
 def _book(args) -> int:
     from paperlib.analysis.shipped import unpack_analyses
     from paperlib.publishing.book import BOOK_DIR, book_folder, build_book, build_site
@@ -300,8 +317,8 @@ def _book(args) -> int:
     if args.no_execute:
         index = build_site(args.book or BOOK_DIR)
     else:
-        release = args.release or Path("data") / "releases" / args.profile
-        if args.release is not None or release.is_dir():
+        release = release_to_unpack(args.profile, args.release, args.no_release)
+        if release is not None:
             written = unpack_release(release, args.data)
             analyses = unpack_analyses(release, args.data)
             print(

@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from pathlib import Path
 
 import yaml
 
@@ -31,6 +32,21 @@ def test_make_installs_the_lock_of_the_device(root):
     assert cuda.returncode == 0 and "-r requirements-cuda.lock" in cuda.stdout
     wrong = dry_run("DEVICE=tpu")
     assert wrong.returncode != 0 and "DEVICE must be cpu or cuda, got 'tpu'" in wrong.stderr
+    assert "--profile paper64 --beside small" in book and "--no-release" not in book
+    assert "--profile paper64 --beside small --no-release" in dry_run("RETRAIN=1").stdout  # from scratch
+
+
+def test_book_unpacks_the_release_named_else_the_profiles_unless_told_not_to(tmp_path, monkeypatch, cli):
+    from paperlib.__main__ import release_to_unpack
+
+    monkeypatch.chdir(tmp_path)
+    assert release_to_unpack("paper64", None, False) is None  # no data/releases/paper64 here
+    (tmp_path / "data" / "releases" / "paper64").mkdir(parents=True)
+    assert release_to_unpack("paper64", None, False) == Path("data/releases/paper64")
+    assert release_to_unpack("paper64", Path("elsewhere"), False) == Path("elsewhere")
+    assert release_to_unpack("paper64", None, True) is None
+    both = cli("book", "--profile", "tiny", "--release", "x", "--no-release")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr  # named before any work
 
 
 def test_conda_and_binder_install_the_same_pinned_set(root):
