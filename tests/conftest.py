@@ -78,6 +78,8 @@ SAME_WORKER = {"tests/test_site.py": "tests/test_book.py"}
 
 # Files whose tests are each a group of its own, started first: each retrains a network for minutes.
 SPLIT = ("tests/test_paper64_release.py",)
+# Groups started right after those: the tiny book, built once (about two and a half minutes).
+EARLY = ("tests/test_book.py", "tests/test_site.py")
 
 
 def worker_scope(nodeid: str) -> str:
@@ -88,14 +90,18 @@ def worker_scope(nodeid: str) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The SPLIT files' tests first, so the longest groups do not start last."""
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in SPLIT)
+    """The SPLIT files' tests first, then the EARLY files', so the longest groups do not start last."""
+    path = lambda item: item.nodeid.split("::", 1)[0]  # noqa: E731
+    items.sort(key=lambda item: (path(item) not in SPLIT, path(item) not in EARLY))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """``--dist loadfile``, with the files of SAME_WORKER in one worker (``worker_scope``)."""
+    """``--dist loadfile``, with the files of SAME_WORKER in one worker (``worker_scope``), the groups
+    handed out in collection order (xdist would otherwise hand out the groups with the most tests
+    first, and the single-test SPLIT groups, the longest, last)."""
     if config.getvalue("dist") != "loadfile":
         return None
+    config.option.loadscopereorder = False
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFile(LoadScopeScheduling):
