@@ -132,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also recompute every analysis shipped with the release from its networks and compare (long)",
     )
+    verify.add_argument(
+        "--task",
+        action="append",
+        choices=TASK_NAMES,
+        default=None,
+        help="with --analyses: a task whose analyses are recomputed (repeatable; default: every task)",
+    )
     verify.add_argument("--json", action="store_true", help="print the checks as JSON")
 
     from paperlib.publishing.book import NOTEBOOKS
@@ -173,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--beside {args.profile} is the book's own --profile")
     if args.command == "verify" and (args.sample < 0 or (args.sample == 0 and not args.network and not args.analyses)):
         parser.error("verify needs --sample K (K ≥ 1), at least one --network, or --analyses")
+    if args.command == "verify" and args.task and not args.analyses:
+        parser.error("verify --task chooses the analyses to recompute: it needs --analyses")
     paperlib.use_host_devices()  # one single-threaded JAX device per core
     from paperlib.publishing.book import NotebookError
     from paperlib.training.store import StoreError
@@ -260,7 +269,7 @@ def _verify(args) -> int:
         if args.sample or args.network
         else []
     )
-    shipped = verify_analyses(args.folder) if args.analyses else []
+    shipped = verify_analyses(args.folder, args.task) if args.analyses else []
     if args.analyses and not shipped:
         print(f"{args.folder} ships no analyses to verify", file=sys.stderr)
         return 1

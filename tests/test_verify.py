@@ -102,3 +102,5 @@ def test_the_command_line_names_a_missing_choice_and_an_unknown_member(cli, tiny
     assert done.returncode == 1 and "no network 'sine/none'" in done.stderr
     done = cli("verify", tiny_release, "--analyses")  # packed without analyses: nothing to compare is a failure
     assert done.returncode == 1 and "ships no analyses to verify" in done.stderr
+    done = cli("verify", tiny_release, "--sample", "1", "--task", "cdi")
+    assert done.returncode == 2 and "--task chooses the analyses to recompute: it needs --analyses" in done.stderr
