@@ -15,14 +15,14 @@ activation, one pack, the release's settings) with nothing else running, and rep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import time
 
 import paperlib
-from paperlib.publishing.verify import hyperparameters_of, released_rows
+from paperlib.publishing.verify import hyperparameters_of, released_rows, unit_of
 from paperlib.training.profiles import get_profile
 from paperlib.training.sweep import run_pack
-from paperlib.training.units import WorkUnit
 
 
 def main() -> None:
@@ -43,8 +43,7 @@ def main() -> None:
     if not group:
         raise SystemExit(f"{args.release} has no {args.group} networks")
     first = group[0]
-    seeds = tuple(int(r["seed"]) for r in group)
-    unit = WorkUnit(task, architecture, activation, int(first["units"]), float(first["l2"]), seeds)
+    unit = dataclasses.replace(unit_of(first), seeds=tuple(int(r["seed"]) for r in group))  # the whole group
     start = time.perf_counter()
     [(new, blobs)] = run_pack(get_profile(meta["profile"]), [unit], [hyperparameters_of(first)])
     wall = time.perf_counter() - start
