@@ -14,8 +14,12 @@ interrupted (Ctrl-C): what was finished is kept, and the same command resumes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paperlib
@@ -189,15 +193,46 @@ def main(argv: list[str] | None = None) -> int:
     command = {"train": _train, "claims": _claims, "book": _book, "run": _run, "release": _release, "verify": _verify}[
         args.command
     ]
+    with _interrupts_remembered() as interrupted:
+        try:
+            code = command(args)
+        except KeyboardInterrupt:
+            return _fail(INTERRUPTED, 130)
+        except (StoreError, NotebookError, SchedulerError) as err:
+            return _fail(str(err))
+        except OSError as err:  # a full disk, a vanished directory: nothing half-written is left under a real name
+            where = f" ({err.filename})" if err.filename else ""
+            return _fail(f"{err.strerror or err}{where}; nothing partly written was kept, rerun to resume")
+        return _fail(INTERRUPTED, 130) if interrupted() else code
+
+
+INTERRUPTED = "interrupted; finished work is kept, rerun the same command to resume"
+
+
+@contextlib.contextmanager
+def _interrupts_remembered() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual, and is also remembered: yields "was it pressed?".
+
+    A ``KeyboardInterrupt`` is raised wherever the main thread is, and where that is a finaliser or
+    a library's bare ``except`` it is swallowed and the work goes on; the command still ends as
+    interrupted. A SIGINT already ignored (a command started with ``&`` from a script) stays
+    ignored, and the caller's handler is put back on the way out.
+    """
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    mine = threading.current_thread() is threading.main_thread()
+    mine = mine and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if mine:
+        signal.signal(signal.SIGINT, handler)
     try:
-        return command(args)
-    except KeyboardInterrupt:
-        return _fail("interrupted; finished work is kept, rerun the same command to resume", 130)
-    except (StoreError, NotebookError, SchedulerError) as err:
-        return _fail(str(err))
-    except OSError as err:  # a full disk, a vanished directory: nothing half-written is left under a real name
-        where = f" ({err.filename})" if err.filename else ""
-        return _fail(f"{err.strerror or err}{where}; nothing partly written was kept, rerun to resume")
+        yield lambda: bool(received)
+    finally:
+        if mine:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _fail(message: str, code: int = 1) -> int:

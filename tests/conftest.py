@@ -180,12 +180,12 @@ def interrupt() -> Callable[..., subprocess.CompletedProcess]:
     sends it ``sig`` as soon as ``until()`` is true (or after ``deadline`` seconds), and returns the
     finished process; a run that ended before the signal keeps its own exit code."""
 
-    # A suite started in the background (``cmd &`` without job control) inherits SIGINT ignored, and
-    # so would the commands it starts: handled here instead, their exec gets the default back.
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
     def run(*args, until: Callable[[], bool], sig: int = signal.SIGINT, deadline: float = 300):
+        # A suite started in the background (``cmd &`` without job control) inherits SIGINT ignored,
+        # and so would the commands it starts: handled here instead (checked at each start, whatever
+        # ran before), their exec gets the default back.
+        if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         command = [sys.executable, "-m", "paperlib", *map(str, args)]
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         end = time.time() + deadline

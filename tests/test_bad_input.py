@@ -387,6 +387,7 @@ def d(stored_cdi, root, tmp_path_factory, unfinished_copy, interrupt):
         store = TaskStore(data, "tiny", "cdi")
         result = interrupt(*args, "--data", data, until=lambda: len(store.finished()) >= 6)
         kept = {r["network"]: r["sha256"] for r in store.rows()}
+        assert result.returncode == 130, f"exit {result.returncode} with {len(kept)} of 16 stored: {result.stderr}"
         assert len(kept) >= 6 and not list(data.rglob("*.tmp")) and store.damaged() == []
         command = [sys.executable, "-m", "paperlib", *args, "--data", str(data)]
         resumed = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
@@ -444,3 +445,30 @@ def test_bad_input_and_a_failing_environment_are_named_and_change_nothing(d, pro
         call(d)
     after = {"stored": tree_digest(d.stored), "damaged": tree_digest(d.damaged)}
     assert after == before, f"{problem}: stored data changed"
+
+
+def test_a_ctrl_c_swallowed_where_it_lands_still_ends_the_command_as_interrupted(monkeypatch, tmp_path, capsys):
+    """A ``KeyboardInterrupt`` raised inside a finaliser or a bare ``except`` is lost; the command
+    must still exit 130, and the caller's own SIGINT handler is back afterwards."""
+    import os
+    import signal
+    import time
+
+    import paperlib.__main__ as cli
+
+    def swallows(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs here, before the sleep ends
+        except KeyboardInterrupt:
+            pass  # what a library's bare except does
+        return 0
+
+    monkeypatch.setattr(cli, "_train", swallows)
+    monkeypatch.setattr(cli.paperlib, "use_host_devices", lambda: None)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert main(["train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: " + cli.INTERRUPTED
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(cli, "_train", lambda args: 0)  # no Ctrl-C: the command's own code
+    assert main(["train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)]) == 0
