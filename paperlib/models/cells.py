@@ -5,9 +5,9 @@
 - Weights are stacked by block in the order each cell's docstring gives: ``W`` (recurrent,
   ``blocks · n × n``), ``B`` (input, ``blocks · n × m``), ``b`` (bias): one matrix product per
   step serves all gates; ``block(name)`` returns one block's ``(W, B, b)``.
-- Initialisation (documented choice, measured to train all three tasks; see
-  ``shared/notes/training-measurements.md``): recurrent ``N(0, (0.9 / √n)²)``, input
-  ``N(0, 1 / m)``, biases 0 except the LSTM forget gate (+1).
+- Initialisation (documented choice, measured to train all three tasks;
+  :ref:`methods-initialisation`): recurrent ``N(0, (0.9 / √n)²)``, input ``N(0, 1 / m)``,
+  biases 0 except the LSTM forget gate (+1).
 """
 
 from __future__ import annotations

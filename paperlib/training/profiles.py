@@ -161,8 +161,8 @@ class Profile:
         return sum(self.networks(task) for task, _ in self.plans)
 
 
-# Measured on this project's 2-core machines (shared/notes/training-measurements.md), written
-# found by random search around the paper's ranges.
+# The small profile's fixed settings (:ref:`methods-profile-small`), found by random search around
+# the paper's ranges on this project's 2-core machines.
 _SMALL_FLIPFLOP = (
     ("vanilla", Hyperparameters(learning_rate=0.18, momentum=0.84, clip=0.74, decay_rate=0.64)),
     ("ugrnn", Hyperparameters(learning_rate=0.34, momentum=0.92, clip=1.37, decay_rate=0.37)),
