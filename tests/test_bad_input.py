@@ -11,10 +11,13 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 import types
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import nbformat
 import numpy as np
 import pytest
 
+import paperlib.__main__ as command_line
 from paperlib.__main__ import main
 from paperlib.dynamics.fixed_points import FixedPointOptions, find_fixed_points, slow_points
 from paperlib.dynamics.linear import oscillation_frequency, oscillatory_mode
@@ -450,11 +454,6 @@ def test_bad_input_and_a_failing_environment_are_named_and_change_nothing(d, pro
 def test_a_ctrl_c_swallowed_where_it_lands_still_ends_the_command_as_interrupted(monkeypatch, tmp_path, capsys):
     """A ``KeyboardInterrupt`` raised inside a finaliser or a bare ``except`` is lost; the command
     must still exit 130, and the caller's own SIGINT handler is back afterwards."""
-    import os
-    import signal
-    import time
-
-    import paperlib.__main__ as cli
 
     def swallows(args):
         try:
@@ -464,11 +463,11 @@ def test_a_ctrl_c_swallowed_where_it_lands_still_ends_the_command_as_interrupted
             pass  # what a library's bare except does
         return 0
 
-    monkeypatch.setattr(cli, "_train", swallows)
-    monkeypatch.setattr(cli.paperlib, "use_host_devices", lambda: None)
+    monkeypatch.setattr(command_line, "_train", swallows)
+    monkeypatch.setattr(command_line.paperlib, "use_host_devices", lambda: None)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert main(["train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)]) == 130
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: " + cli.INTERRUPTED
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: " + command_line.INTERRUPTED
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    monkeypatch.setattr(cli, "_train", lambda args: 0)  # no Ctrl-C: the command's own code
+    monkeypatch.setattr(command_line, "_train", lambda args: 0)  # no Ctrl-C: the command's own code
     assert main(["train", "--task", "cdi", "--profile", "tiny", "--data", str(tmp_path)]) == 0
