@@ -35,8 +35,8 @@ def citing(root) -> dict[str, str]:
     return texts
 
 
-def test_every_cited_section_exists(root, citing):
-    labels = {m for text in _tracked(root, "book").values() for m in LABEL.findall(text)}
+def test_every_cited_section_exists(citing):
+    labels = {m for name, text in citing.items() if name.startswith("book/") for m in LABEL.findall(text)}
     cited = {(name, label) for name, text in citing.items() for label in REF.findall(text)}
     assert cited, "nothing cites a section: the pattern is wrong"
     missing = sorted(f"{name}: {label}" for name, label in cited if label not in labels)
