@@ -121,6 +121,19 @@ def test_one_and_two_devices_give_the_same_networks():
     assert leaves_equal(one.models, two.models)
 
 
+def test_a_population_smaller_than_the_devices_trains_no_padding_copy(monkeypatch):
+    from paperlib.training import train as train_module
+
+    used, program = [], train_module._chunk_program
+    monkeypatch.setattr(train_module, "_chunk_program", lambda devices: used.append(devices) or program(devices))
+    devices = tuple(jax.local_devices()[:2])
+    task = FlipFlop(n_time=20)
+    alone = train_population(task, "gru", "tanh", 8, [3], GOOD, TINY, devices=devices, progress=False)
+    assert used == [devices[:1]]  # one member: one device, not a copy of it on the other
+    pair = train_population(task, "gru", "tanh", 8, [3, 4], GOOD, TINY, devices=devices, progress=False)
+    assert used[1] == devices and leaves_equal(alone.member(0), pair.member(0))
+
+
 def test_adam_and_step_count_not_divisible_by_chunk():
     config = TrainConfig(n_iterations=25, steps_per_call=10, batch_size=8, optimizer="adam")
     hp = Hyperparameters(learning_rate=3e-3, decay_rate=0.5, momentum=0.0, clip=1.0)

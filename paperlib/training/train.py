@@ -175,7 +175,8 @@ def train_population(
       whatever population it is trained in.
     - ``hyperparameters``: one ``Hyperparameters`` for all members, or one per seed.
     - ``config``: what every member shares (iterations, batch, optimiser, divergence rule).
-    - ``devices``: default every local device; the population is padded to a multiple of their number.
+    - ``devices``: default every local device; at most one per member is used, and the population
+      is padded to a multiple of their number.
     - ``vectorise``: vmap the members on each device (default: on accelerators, not on CPUs).
     - ``initial``: stacked networks (one per seed) to continue from instead of a fresh
       initialisation, e.g. for a curriculum; the seeds still set the data streams.
@@ -209,6 +210,7 @@ def train_population(
     devices = tuple(devices) if devices is not None else tuple(jax.local_devices())
     if not devices:
         raise ValueError("devices must name at least one device")
+    devices = devices[: len(seeds)]  # a device with no member of its own would train a padding copy
     if vectorise is None:
         vectorise = devices[0].platform != "cpu"
     if config.matmul == "tensorfloat32" and devices[0].platform != "gpu":
