@@ -25,7 +25,7 @@ USE = textwrap.dedent("""
 def compilation_cache() -> dict[str, str]:
     """The suite's persistent compilation cache, where it has one (``make test`` sets it): compiled
     XLA programs keyed by their HLO, nothing the installed package could import, so the fresh
-    environment reuses what the suite compiled (about 45 of the test's 60 CPU-seconds)."""
+    environment reuses what the suite compiled instead of compiling it again."""
     names = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
     return {name: os.environ[name] for name in names if name in os.environ}
 
